@@ -1,0 +1,159 @@
+"""The ``wsctl`` command group and the single error boundary where errors become exit codes.
+
+Subcommands live in ``wsctl.commands.<name>`` and are imported only when they are invoked,
+so ``wsctl send`` never pays for the interactive mode's imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import NoReturn
+
+import click
+
+from wsctl import __version__
+from wsctl.environment import Environment
+from wsctl.errors import ExitCode, WebSocketError
+
+#: Subcommand name → module exposing ``command``.  Imported lazily by :class:`LazyGroup`.
+COMMANDS: dict[str, str] = {
+    "connect": "wsctl.commands.connect",
+    "send": "wsctl.commands.send",
+    "listen": "wsctl.commands.listen",
+    "ping": "wsctl.commands.ping",
+    "serve": "wsctl.commands.serve",
+    "demo": "wsctl.commands.demo",
+    "policy": "wsctl.commands.policy",
+    "completion": "wsctl.commands.completion",
+}
+
+
+class OutputClosed(Exception):
+    """stdout was closed by its reader (``| head -1``): stop quietly."""
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        module_name = COMMANDS.get(name)
+        if module_name is None:
+            return None
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # not written yet; anything else is a real bug
+                return None
+            raise
+        command: click.Command = module.command
+        return command
+
+
+def version_message() -> str:
+    """wsctl's version with the versions of websockets and Python it runs on."""
+    from importlib.metadata import version
+
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"wsctl {__version__} (websockets {version('websockets')}, Python {python})"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_message())
+        ctx.exit(0)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the versions of wsctl, websockets and Python, then exit.",
+)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """A WebSocket client for terminals, shell pipelines and CI checks.
+
+    \b
+    Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 denied by policy,
+    4 connection failed, 5 timed out, 6 closed abnormally, 7 check failed,
+    130 interrupted.
+    """
+    ctx.obj = Environment.from_process()
+
+
+def _error(message: str) -> None:
+    try:
+        sys.stderr.write(f"wsctl: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code; every error is turned into a one-line message."""
+    args = sys.argv[1:] if argv is None else argv
+    show_traceback = "--traceback" in args or os.environ.get("WSCTL_TRACEBACK") == "1"
+    try:
+        result = cli.main(args=args, prog_name="wsctl", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else ExitCode.OK
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        code = ExitCode.INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        code = ExitCode.INVALID
+    except WebSocketError as exc:
+        if show_traceback:
+            import traceback
+
+            traceback.print_exc()
+        _error(f"error: {exc}")
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = ExitCode.INTERRUPTED
+    except OutputClosed:
+        code = ExitCode.OK
+    except Exception as exc:
+        if show_traceback:
+            import traceback
+
+            traceback.print_exc()
+        _error(
+            f"internal error (a bug): {type(exc).__name__}: {exc}"
+            + ("" if show_traceback else " (run again with --traceback for details)")
+        )
+        code = ExitCode.INTERNAL
+    return _flush_stdout(int(code))
+
+
+def _flush_stdout(code: int) -> int:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = ExitCode.OK if code == ExitCode.OK else code
+    except (OSError, ValueError):
+        pass
+    else:
+        return code
+    # The reader went away: point stdout at /dev/null so the interpreter's final flush is quiet.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return code
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run(argv))
