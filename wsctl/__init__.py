@@ -52,32 +52,30 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from wsctl.core import Client, Message, connect
-    from wsctl.errors import (
-        CheckFailed,
-        ConnectionClosedAbnormally,
-        ConnectionFailed,
-        ExitCode,
-        Interrupted,
-        InvalidInput,
-        Kind,
-        PermissionDenied,
-        Timeout,
-        WebSocketError,
-    )
-    from wsctl.settings import (
-        BINARY,
-        CLOSE_CODES,
-        COMPRESSION,
-        TEXT,
-        TYPE_BINARY,
-        TYPE_CLOSE,
-        TYPE_PING,
-        TYPE_PONG,
-        TYPE_TEXT,
-        Compression,
-        ConnectOptions,
-    )
+    from wsctl.core import Client as Client
+    from wsctl.core import Message as Message
+    from wsctl.core import connect as connect
+    from wsctl.errors import CheckFailed as CheckFailed
+    from wsctl.errors import ConnectionClosedAbnormally as ConnectionClosedAbnormally
+    from wsctl.errors import ConnectionFailed as ConnectionFailed
+    from wsctl.errors import ExitCode as ExitCode
+    from wsctl.errors import Interrupted as Interrupted
+    from wsctl.errors import InvalidInput as InvalidInput
+    from wsctl.errors import Kind as Kind
+    from wsctl.errors import PermissionDenied as PermissionDenied
+    from wsctl.errors import Timeout as Timeout
+    from wsctl.errors import WebSocketError as WebSocketError
+    from wsctl.settings import BINARY as BINARY
+    from wsctl.settings import CLOSE_CODES as CLOSE_CODES
+    from wsctl.settings import COMPRESSION as COMPRESSION
+    from wsctl.settings import TEXT as TEXT
+    from wsctl.settings import TYPE_BINARY as TYPE_BINARY
+    from wsctl.settings import TYPE_CLOSE as TYPE_CLOSE
+    from wsctl.settings import TYPE_PING as TYPE_PING
+    from wsctl.settings import TYPE_PONG as TYPE_PONG
+    from wsctl.settings import TYPE_TEXT as TYPE_TEXT
+    from wsctl.settings import Compression as Compression
+    from wsctl.settings import ConnectOptions as ConnectOptions
 
 
 def __getattr__(name: str) -> Any:

@@ -15,7 +15,7 @@ import click
 
 from wsctl import __version__
 from wsctl.environment import Environment
-from wsctl.errors import ExitCode, WebSocketError
+from wsctl.errors import ExitCode, OutputClosed, WebSocketError
 
 #: Subcommand name → module exposing ``command``.  Imported lazily by :class:`LazyGroup`.
 COMMANDS: dict[str, str] = {
@@ -28,10 +28,6 @@ COMMANDS: dict[str, str] = {
     "policy": "wsctl.commands.policy",
     "completion": "wsctl.commands.completion",
 }
-
-
-class OutputClosed(Exception):
-    """stdout was closed by its reader (``| head -1``): stop quietly."""
 
 
 class LazyGroup(click.Group):

@@ -129,3 +129,7 @@ class Interrupted(WebSocketError):
 
     kind = Kind.CANCELED
     exit_code = ExitCode.INTERRUPTED
+
+
+class OutputClosed(Exception):
+    """stdout was closed by its reader (``| head -1``): stop quietly, exit 0."""

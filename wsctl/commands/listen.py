@@ -1,0 +1,148 @@
+"""``wsctl listen URL``: print every message the server sends, one per line."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import click
+
+from wsctl.core import connect
+from wsctl.environment import Environment
+from wsctl.errors import ExitCode
+from wsctl.options import DURATION, common_options, connection_options, receive_output_options
+from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
+from wsctl.session import close_quietly, run
+from wsctl.settings import ConnectOptions, validate_url
+
+
+@click.command("listen")
+@click.argument("url")
+@click.option(
+    "-n", "--count", type=click.IntRange(min=1), help="Stop after N messages (then close 1000)."
+)
+@click.option(
+    "--send",
+    "send_messages",
+    multiple=True,
+    metavar="MESSAGE",
+    help="Send MESSAGE right after connecting, e.g. a subscription (repeatable, in order).",
+)
+@click.option(
+    "--ping-interval",
+    type=DURATION,
+    help="Send a keep-alive Ping this often; no Pong within --ping-timeout closes (exit 6).",
+)
+@click.option(
+    "--ping-timeout",
+    type=DURATION,
+    help="How long a keep-alive Pong may take [default: the ping interval].",
+)
+@click.option(
+    "--events",
+    is_flag=True,
+    help="With --json, also write open and close events as NDJSON records.",
+)
+@receive_output_options
+@connection_options
+@common_options
+@click.pass_obj
+def command(
+    env: Environment,
+    url: str,
+    count: int | None,
+    send_messages: tuple[str, ...],
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    events: bool,
+    json_lines: bool,
+    timestamps: bool,
+    binary_format: BinaryFormat | None,
+    options: ConnectOptions,
+    verbose: bool,
+    quiet: bool,
+) -> int:
+    """Print every message received from URL, one per line, until the server closes.
+
+    Text messages are printed as they are; binary ones as base64 when stdout is not a terminal
+    and as a hex dump on one (see --binary-format). The exit code follows the server's close
+    code: 0 for 1000/1001, 6 for anything else.
+
+    \b
+    Examples:
+      wsctl listen wss://stream.example.com/prices | jq .
+      wsctl listen URL --send '{"action":"subscribe","symbols":["BTC-USD"]}' -n 10
+      wsctl listen URL --json --timestamps > capture.ndjson
+    """
+    validate_url(url)
+    options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
+    return run(
+        _listen(
+            env,
+            url,
+            options,
+            count=count,
+            send_messages=send_messages,
+            events=events and json_lines,
+            writer_options={
+                "binary_format": binary_format,
+                "json_lines": json_lines,
+                "timestamps": timestamps,
+            },
+            status=StatusWriter(env, verbose=verbose, quiet=quiet),
+        )
+    )
+
+
+async def _listen(
+    env: Environment,
+    url: str,
+    options: ConnectOptions,
+    *,
+    count: int | None,
+    send_messages: tuple[str, ...],
+    events: bool,
+    writer_options: dict[str, object],
+    status: StatusWriter,
+) -> int:
+    writer = MessageWriter(
+        env,
+        schedule=asyncio.get_running_loop().call_soon,
+        **writer_options,  # type: ignore[arg-type]
+    )
+    client = await connect(url, options, observer=status.handshake)
+    try:
+        if events:
+            writer.event(
+                {
+                    "type": "open",
+                    "url": client.url,
+                    "subprotocol": client.subprotocol,
+                    "extensions": client.extensions,
+                }
+            )
+        status.detail(f"connected to {client.url}")
+        for text in send_messages:
+            await client.send(text)
+        received = 0
+        recv = client.recv
+        write = writer.message
+        while (message := await recv()) is not None:
+            write(message)
+            received += 1
+            if received == count:
+                await client.close()
+                writer.flush()
+                status.detail(f"received {received} messages; closed with 1000")
+                return ExitCode.OK
+        writer.flush()
+        if events:
+            writer.event(
+                {"type": "close", "code": client.close_code, "reason": client.close_reason}
+            )
+            writer.flush()
+        status.closed(client.close_code, client.close_reason, by_server=True)
+        return ExitCode.OK
+    except BaseException:
+        await close_quietly(client)
+        raise

@@ -1,0 +1,90 @@
+"""The asynchronous body of ``wsctl send``: read, connect, send, collect replies, close."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from wsctl.core import Client, connect
+from wsctl.environment import Environment
+from wsctl.errors import ExitCode
+from wsctl.inputs import StreamReader
+from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
+from wsctl.session import Receiver, close_quietly
+from wsctl.settings import BINARY, TEXT, ConnectOptions
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What ``wsctl send`` was asked to do, validated by the command."""
+
+    messages: tuple[str, ...]
+    stream: BinaryIO | None
+    stream_name: str
+    binary: bool
+    wait_count: int | None
+    wait_time: float
+    close_code: int | None
+    close_reason: str
+    json_lines: bool
+    timestamps: bool
+    binary_format: BinaryFormat | None
+    verbose: bool
+    quiet: bool
+
+
+async def send_session(env: Environment, url: str, options: ConnectOptions, plan: SendPlan) -> int:
+    """Run one ``send``; returns the exit code or raises a :mod:`wsctl.errors` error."""
+    status = StatusWriter(env, verbose=plan.verbose, quiet=plan.quiet)
+    writer = MessageWriter(
+        env,
+        binary_format=plan.binary_format,
+        json_lines=plan.json_lines,
+        timestamps=plan.timestamps,
+        schedule=asyncio.get_running_loop().call_soon,
+    )
+    # Start reading before connecting: nothing typed or piped while the handshake runs is lost.
+    source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
+    client = await connect(url, options, observer=status.handshake)
+    status.detail(
+        f"connected to {url}" + (f" ({client.subprotocol})" if client.subprotocol else "")
+    )
+    receiver = Receiver(client, writer)
+    try:
+        await _send_all(client, receiver, source, plan)
+        await receiver.wait(replies=plan.wait_count, idle=plan.wait_time)
+        if receiver.task.done():  # the server closed first: its close code decides
+            await receiver.stop()
+            status.closed(client.close_code, client.close_reason, by_server=True)
+            return ExitCode.OK
+        await client.close(plan.close_code or 1000, plan.close_reason)
+        await receiver.stop()
+        status.detail(f"closed with {plan.close_code or 1000}")
+        return ExitCode.OK
+    except BaseException:
+        receiver.discard()
+        await close_quietly(client)
+        raise
+
+
+async def _send_all(
+    client: Client, receiver: Receiver, source: StreamReader | None, plan: SendPlan
+) -> None:
+    message_type = BINARY if plan.binary else TEXT
+    for message in plan.messages:
+        await client.send(message, message_type)
+        receiver.touch()
+    if source is None:
+        return
+    if plan.binary:
+        await client.send(await source.read_all(), BINARY)
+        receiver.touch()
+        return
+    send = client.send_utf8
+    async for lines in source.lines():
+        for line in lines:
+            await send(line)
+        if receiver.task.done():
+            receiver.task.result()  # the connection ended under us: report why
+        receiver.touch()

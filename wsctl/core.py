@@ -1,0 +1,528 @@
+"""The one connection core: connect, send, ping, receive, close — on ``websockets.asyncio``.
+
+Every subcommand and the Python API go through :func:`connect` and :class:`Client`.  The core
+never prints: it returns values, raises :mod:`wsctl.errors` exceptions, and reports handshake
+details to an optional observer callback that renderers turn into text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.datastructures import Headers
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+    SecurityError,
+)
+from websockets.http11 import Request, Response
+
+from wsctl.durations import format_duration
+from wsctl.errors import (
+    ConnectionClosedAbnormally,
+    ConnectionFailed,
+    InvalidInput,
+    Timeout,
+    WebSocketError,
+)
+from wsctl.settings import (
+    BINARY,
+    TEXT,
+    TYPE_BINARY,
+    TYPE_TEXT,
+    ConnectOptions,
+    close_code_name,
+    parse_close_code,
+    validate_close_reason,
+    validate_url,
+)
+from wsctl.sizes import format_size
+
+#: How long close() waits for the server's Close frame before dropping the connection.
+CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received message: ``type`` is ``"text"`` (``data`` is str) or ``"binary"`` (bytes)."""
+
+    type: str
+    data: str | bytes
+
+
+@dataclass(frozen=True)
+class HandshakeEvent:
+    """What the observer passed to :func:`connect` is told about each handshake attempt.
+
+    ``kind`` is ``"request"`` (sent), ``"response"`` (received) or ``"redirect"`` (``url`` is the
+    next hop).
+    """
+
+    kind: Literal["request", "response", "redirect"]
+    url: str
+    request: Request | None = None
+    response: Response | None = None
+
+
+Observer = Callable[[HandshakeEvent], None]
+
+
+class Client:
+    """An open WebSocket connection (the spec's ``Client``)."""
+
+    def __init__(self, connection: ClientConnection, url: str, options: ConnectOptions) -> None:
+        self._connection = connection
+        self.url = url
+        self.options = options
+        self._closed_by_us = False
+        self._read_timeout = options.read_timeout
+        self._write_timeout = options.write_timeout
+
+    # -- handshake results ---------------------------------------------------------------
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server chose, if any."""
+        return self._connection.subprotocol
+
+    @property
+    def extensions(self) -> list[str]:
+        """The negotiated extensions as the server wrote them (``permessage-deflate; ...``)."""
+        response = self._connection.response
+        return response.headers.get_all("Sec-WebSocket-Extensions") if response else []
+
+    @property
+    def request_headers(self) -> Headers:
+        """Headers of the upgrade request that succeeded."""
+        return self._connection.request.headers if self._connection.request else Headers()
+
+    @property
+    def response_headers(self) -> Headers:
+        """Headers of the server's ``101 Switching Protocols`` response."""
+        return self._connection.response.headers if self._connection.response else Headers()
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def send(self, data: str | bytes, type: int | None = None) -> None:
+        """Send one message: ``TEXT`` (1) or ``BINARY`` (2); by default str is text, bytes binary.
+
+        Raises :class:`Timeout` after ``write_timeout`` and a closure error when the connection
+        is closed.
+        """
+        if type is None:
+            type = TEXT if isinstance(data, str) else BINARY
+        if type == TEXT:
+            if isinstance(data, bytes):
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InvalidInput(
+                        "a text message must be valid UTF-8; send it as binary instead"
+                    ) from None
+                message: str | bytes = data
+                text = True
+            else:
+                message, text = data, True
+        elif type == BINARY:
+            message, text = (data.encode("utf-8") if isinstance(data, str) else data), False
+        else:
+            raise InvalidInput(f"invalid message type {type!r}: expected TEXT (1) or BINARY (2)")
+        await self._send(message, text)
+
+    async def send_utf8(self, data: bytes) -> None:
+        """Send bytes already known to be valid UTF-8 as a text message, without decoding them."""
+        await self._send(data, True)
+
+    async def _send(self, message: str | bytes, text: bool) -> None:
+        try:
+            if self._write_timeout is None:
+                await self._connection.send(message, text=text)
+            else:
+                async with asyncio.timeout(self._write_timeout):
+                    await self._connection.send(message, text=text)
+        except TimeoutError:
+            self._connection.transport.abort()
+            raise Timeout(
+                f"could not send within {format_duration(self._write_timeout or 0)} "
+                "(--write-timeout): the server is not reading"
+            ) from None
+        except ConnectionClosed as exc:
+            raise self._send_error(exc) from None
+
+    async def ping(self, payload: str | bytes = b"", timeout: float | None = None) -> float:
+        """Send a Ping and return the round-trip time in seconds when its Pong arrives.
+
+        ``timeout`` (seconds) bounds the wait for the Pong; :class:`Timeout` when it passes.
+        """
+        data = payload.encode("utf-8") if isinstance(payload, str) else payload
+        if len(data) > 125:
+            raise InvalidInput(f"ping payload is {len(data)} bytes; at most 125 fit")
+        try:
+            waiter = await self._connection.ping(data or None)
+            if timeout is None:
+                return await waiter
+            async with asyncio.timeout(timeout):
+                return await waiter
+        except TimeoutError:
+            raise Timeout(f"no pong within {format_duration(timeout or 0)}") from None
+        except ConnectionClosed as exc:
+            raise self._send_error(exc) from None
+
+    # -- receiving -----------------------------------------------------------------------
+
+    async def recv(self) -> Message | None:
+        """Wait for the next message; ``None`` once the connection has closed normally.
+
+        Raises :class:`ConnectionClosedAbnormally` after an abnormal closure and
+        :class:`Timeout` when no message arrives within ``read_timeout``.
+        """
+        try:
+            if self._read_timeout is None:
+                data = await self._connection.recv()
+            else:
+                async with asyncio.timeout(self._read_timeout):
+                    data = await self._connection.recv()
+        except TimeoutError:
+            raise Timeout(
+                f"no message within {format_duration(self._read_timeout or 0)} (--read-timeout)"
+            ) from None
+        except ConnectionClosed as exc:
+            error = self._closed_error(exc)
+            if error is None:
+                return None
+            raise error from None
+        if isinstance(data, str):
+            return Message(TYPE_TEXT, data)
+        return Message(TYPE_BINARY, data)
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        while (message := await self.recv()) is not None:
+            yield message
+
+    def channel(self) -> AsyncIterator[Message]:
+        """The spec's ``client:channel()``: an async iterator of received messages."""
+        return self.__aiter__()
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close with ``code`` (1000–4999) and ``reason`` (≤ 123 bytes), waiting for the reply."""
+        code = parse_close_code(code)
+        validate_close_reason(reason)
+        if self._connection.close_code is None:
+            self._closed_by_us = True
+        await self._connection.close(code, reason)
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed (or closing)."""
+        return self._connection.close_code is not None or self._closed_by_us
+
+    @property
+    def closed_by_us(self) -> bool:
+        """True when this side started the closing handshake."""
+        return self._closed_by_us
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code the server sent (1006 when the connection dropped without one)."""
+        rcvd = self._connection.protocol.close_rcvd
+        if rcvd is not None:
+            return rcvd.code
+        return self._connection.close_code
+
+    @property
+    def close_reason(self) -> str:
+        """The close reason the server sent, if any."""
+        rcvd = self._connection.protocol.close_rcvd
+        return rcvd.reason if rcvd is not None else ""
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection has ended."""
+        await self._connection.wait_closed()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._connection.close_code is None:
+            await self.close()
+
+    def _send_error(self, exc: ConnectionClosed) -> WebSocketError:
+        """Sending on a closed connection is an error even after a normal close."""
+        error = self._closed_error(exc)
+        if error is not None:
+            return error
+        code = self.close_code
+        return ConnectionClosedAbnormally(
+            f"cannot send: the connection is already closed ({code} {close_code_name(code)})",
+            code=code or 1006,
+        )
+
+    def _closed_error(self, exc: ConnectionClosed) -> WebSocketError | None:
+        """Turn a closure into ``None`` (normal) or the error describing it."""
+        rcvd, sent = exc.rcvd, exc.sent
+        if self._closed_by_us and sent is not None:
+            return None  # the user asked for this close, whatever the code
+        if sent is not None and sent.code == 1009 and not exc.rcvd_then_sent:
+            limit = format_size(self.options.effective_read_limit)
+            return ConnectionClosedAbnormally(
+                f"a message exceeded the read limit of {limit}; closed with 1009 "
+                "(message too big) — raise it with --read-limit",
+                code=1009,
+                reason=sent.reason,
+            )
+        if rcvd is None:
+            if sent is not None and sent.code == 1011 and "keepalive" in sent.reason:
+                return ConnectionClosedAbnormally(
+                    "no pong to a keep-alive ping in time; closed with 1011", code=1011
+                )
+            if sent is not None and sent.code not in (1000, 1001):
+                return ConnectionClosedAbnormally(
+                    f"closed with {sent.code} ({close_code_name(sent.code)}): {sent.reason}",
+                    code=sent.code,
+                    reason=sent.reason,
+                )
+            return ConnectionClosedAbnormally(
+                "connection lost: the server closed the TCP connection without a Close frame "
+                "(1006)",
+                code=1006,
+            )
+        if rcvd.code in (1000, 1001):
+            return None
+        reason = f": {rcvd.reason}" if rcvd.reason else ""
+        return ConnectionClosedAbnormally(
+            f"server closed the connection with {rcvd.code} ({close_code_name(rcvd.code)}){reason}",
+            code=rcvd.code,
+            reason=rcvd.reason,
+        )
+
+
+# -- connecting --------------------------------------------------------------------------
+
+
+class _ObservedConnection(ClientConnection):
+    """A ClientConnection that reports its handshake to the observer, even when it fails."""
+
+    observer: Observer | None = None
+
+    async def handshake(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().handshake(*args, **kwargs)
+        finally:
+            observer = self.observer
+            if observer is not None:
+                url = str(getattr(self.protocol, "uri", ""))
+                request = getattr(self, "request", None)
+                if request is not None:
+                    observer(HandshakeEvent("request", url, request=request))
+                response = getattr(self, "response", None)
+                if response is not None:
+                    observer(HandshakeEvent("response", url, response=response))
+
+
+class _PolicyCheckedConnect(ws_connect):
+    """websockets' connect(), with every redirect hop checked against the policy first."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        check_url: Callable[[str], None],
+        max_redirects: int,
+        observer: Observer | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(uri, **kwargs)
+        self._check_url = check_url
+        self._redirects_left = max_redirects
+        self._observer = observer
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        result = super().process_redirect(exc)
+        if isinstance(result, Exception):
+            return result
+        if self._redirects_left <= 0:
+            return ConnectionFailed(
+                f"too many redirects (the last to {result}); see --max-redirects",
+                retryable=False,
+            )
+        self._redirects_left -= 1
+        try:
+            validate_url(result)
+            self._check_url(result)
+        except WebSocketError as error:
+            return error
+        if self._observer is not None:
+            self._observer(HandshakeEvent("redirect", result))
+        return result
+
+
+def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
+    """Load the policies in force now and return the check to run on each URL."""
+    policy = options.policy
+    if policy is None:
+        try:  # TEMPORARY until wsctl.policy lands
+            from wsctl import policy as policy_module
+        except ImportError:
+            return lambda url: None
+        policy = policy_module.discover(options.policy_file)
+    check: Callable[[str], None] = policy.check_connect
+    return check
+
+
+def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> dict[str, Any]:
+    headers = [(name, value) for name, value in options.headers if name.lower() != "user-agent"]
+    user_agents = [value for name, value in options.headers if name.lower() == "user-agent"]
+    connection_class = (
+        type("ObservedConnection", (_ObservedConnection,), {"observer": staticmethod(observer)})
+        if observer is not None
+        else ClientConnection
+    )
+    kwargs: dict[str, Any] = {
+        "additional_headers": headers or None,
+        "subprotocols": list(options.subprotocols) or None,
+        "open_timeout": options.dial_timeout,
+        "max_size": options.effective_read_limit,
+        "max_queue": options.channel_capacity,
+        "ping_interval": options.ping_interval,
+        "ping_timeout": options.ping_timeout or options.ping_interval,
+        "close_timeout": CLOSE_TIMEOUT,
+        "compression": None,
+        "proxy": None,
+        "create_connection": connection_class,
+    }
+    if user_agents:
+        kwargs["user_agent_header"] = user_agents[-1]
+    return kwargs
+
+
+def _connect_error(url: str, exc: BaseException, options: ConnectOptions) -> WebSocketError:
+    """Explain why connecting failed, in one line."""
+    if isinstance(exc, WebSocketError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        limit = format_duration(options.dial_timeout or 0)
+        return Timeout(f"timed out after {limit} connecting to {url} (--dial-timeout)")
+    if isinstance(exc, InvalidStatus):
+        response = exc.response
+        reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+        status = response.status_code
+        retryable = status in (408, 429) or status >= 500
+        return ConnectionFailed(
+            f"{url} rejected the WebSocket upgrade: HTTP {status}{reason}",
+            retryable=retryable,
+            status=status,
+            body=bytes(response.body or b""),
+        )
+    if isinstance(exc, InvalidURI):
+        return InvalidInput(f"invalid URL {url!r}: {exc.msg}")
+    if isinstance(exc, SecurityError):
+        return ConnectionFailed(f"cannot connect to {url}: {exc}", retryable=False)
+    if isinstance(exc, InvalidHandshake):
+        return ConnectionFailed(f"WebSocket handshake with {url} failed: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ConnectionFailed(
+            f"cannot connect to {url}: TLS certificate verification failed: "
+            f"{exc.verify_message or exc.reason}",
+            retryable=False,
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionFailed(f"cannot connect to {url}: TLS error: {exc.reason or exc}")
+    if isinstance(exc, socket.gaierror):
+        return ConnectionFailed(f"cannot connect to {url}: cannot resolve host: {exc.strerror}")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectionFailed(f"cannot connect to {url}: connection refused")
+    if isinstance(exc, OSError):
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        return ConnectionFailed(f"cannot connect to {url}: {detail}")
+    if isinstance(exc, EOFError | ConnectionClosed):
+        return ConnectionFailed(f"cannot connect to {url}: the server closed the connection")
+    raise exc
+
+
+async def open_client(
+    url: str,
+    options: ConnectOptions | None = None,
+    *,
+    observer: Observer | None = None,
+) -> Client:
+    """Check the policy, then open a connection to ``url``; see :func:`connect`."""
+    options = options or ConnectOptions()
+    validate_url(url)
+    check_url = _check_policy(options)
+    check_url(url)
+    connector = _PolicyCheckedConnect(
+        url,
+        check_url=check_url,
+        max_redirects=options.max_redirects,
+        observer=observer,
+        **_websockets_kwargs(options, observer),
+    )
+    try:
+        connection = await connector
+    except Exception as exc:
+        cause = exc.__cause__ if isinstance(exc, InvalidHandshake | ValueError) else None
+        raise _connect_error(
+            url, cause if isinstance(cause, WebSocketError) else exc, options
+        ) from (None)
+    return Client(connection, connector.uri, options)
+
+
+class connect:
+    """Open a WebSocket connection: ``client = await connect(url, ...)`` or ``async with``.
+
+    ``options`` is a :class:`ConnectOptions`; or pass the spec's options as keywords
+    (``headers``, ``protocols``, ``dial_timeout``, ``read_timeout``, ``write_timeout``,
+    ``compression``, ``compression_threshold``, ``read_limit``, ``channel_capacity``), with
+    durations as milliseconds or Go strings and sizes as bytes or ``"16MiB"``.
+
+    Raises :class:`~wsctl.errors.PermissionDenied` (policy), :class:`InvalidInput`,
+    :class:`ConnectionFailed` or :class:`Timeout`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        options: ConnectOptions | None = None,
+        *,
+        observer: Observer | None = None,
+        **spec_options: Any,
+    ) -> None:
+        if options is not None and spec_options:
+            raise InvalidInput("pass either a ConnectOptions or keyword options, not both")
+        self._url = url
+        self._options = options or ConnectOptions.create(**spec_options)
+        self._observer = observer
+        self._client: Client | None = None
+
+    def __await__(self) -> Generator[Any, None, Client]:
+        return open_client(self._url, self._options, observer=self._observer).__await__()
+
+    async def __aenter__(self) -> Client:
+        self._client = await self
+        return self._client
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._client is not None
+        await self._client.__aexit__(exc_type, exc, tb)

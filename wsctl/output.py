@@ -1,0 +1,184 @@
+"""Renderers: received messages to stdout (plain or NDJSON), status lines to stderr.
+
+Renderers never touch sockets; the core never prints.  Text from the network is untrusted:
+on a terminal its control characters are escaped before they are written.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import BinaryIO, Literal
+
+from wsctl.core import HandshakeEvent, Message
+from wsctl.environment import Environment
+from wsctl.errors import OutputClosed
+from wsctl.redact import redact_header, redact_url
+from wsctl.settings import close_code_name
+
+BinaryFormat = Literal["base64", "hex", "raw"]
+
+# C0 controls except TAB and LF, DEL, C1 controls, and the bidirectional overrides that can
+# make text read differently from what it is ("Trojan Source").
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """Make untrusted text safe for a terminal: ESC becomes ``\\x1b``, BEL ``\\x07``…"""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def hex_dump(data: bytes) -> str:
+    """An ``xxd``-style dump: offset, 16 bytes in hex, and their printable ASCII."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        hex_part = " ".join(f"{byte:02x}" for byte in chunk)
+        text_part = "".join(chr(byte) if 0x20 <= byte < 0x7F else "." for byte in chunk)
+        lines.append(f"{offset:08x}  {hex_part:<47}  {text_part}")
+    return "\n".join(lines) if lines else "(empty)"
+
+
+def _utc_timestamp() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+class MessageWriter:
+    """Writes received messages to stdout: one line each, or NDJSON with ``json_lines``.
+
+    Output is buffered and flushed whenever the event loop is about to wait, so a stream of
+    100,000 messages costs few system calls while an interactive reader still sees each message
+    as soon as it arrives.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        *,
+        binary_format: BinaryFormat | None = None,
+        json_lines: bool = False,
+        timestamps: bool = False,
+        schedule: Callable[[Callable[[], None]], object] | None = None,
+    ) -> None:
+        self._out: BinaryIO = env.stdout
+        self._escape = env.stdout_isatty
+        self.binary_format: BinaryFormat = binary_format or (
+            "hex" if env.stdout_isatty else "base64"
+        )
+        self.json_lines = json_lines
+        self.timestamps = timestamps
+        self._schedule = schedule
+        self._flush_pending = False
+        self.count = 0
+
+    def message(self, message: Message) -> None:
+        """Render one received message."""
+        self.count += 1
+        if self.json_lines:
+            record: dict[str, object] = {"type": message.type}
+            if isinstance(message.data, bytes):
+                record["data"] = base64.b64encode(message.data).decode("ascii")
+            else:
+                record["data"] = message.data
+            self.event(record)
+            return
+        data = message.data
+        if isinstance(data, str):
+            if self._escape:
+                data = escape_control(data)
+            self._write(data.encode("utf-8", "surrogateescape") + b"\n")
+        elif self.binary_format == "raw":
+            self._write(data)
+        elif self.binary_format == "hex":
+            self._write(hex_dump(data).encode("ascii") + b"\n")
+        else:
+            self._write(base64.b64encode(data) + b"\n")
+
+    def event(self, record: dict[str, object]) -> None:
+        """Write one NDJSON record (a message or, with ``--events``, a connection event)."""
+        if self.timestamps:
+            record = {"time": _utc_timestamp(), **record}
+        self._write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._out.write(data)
+        except BrokenPipeError:
+            raise OutputClosed from None
+        if self._schedule is None:
+            self.flush()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            self._schedule(self.flush)
+
+    def flush(self) -> None:
+        """Push buffered output to the reader."""
+        self._flush_pending = False
+        try:
+            self._out.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+        except ValueError:  # closed during shutdown
+            pass
+
+
+class StatusWriter:
+    """One-line status and diagnostics on stderr; ``quiet`` keeps all but errors away."""
+
+    def __init__(self, env: Environment, *, verbose: bool = False, quiet: bool = False) -> None:
+        self._err = env.stderr
+        self._escape = True
+        self.verbose = verbose and not quiet
+        self.quiet = quiet
+
+    def info(self, text: str) -> None:
+        """A status line, shown unless ``--quiet``."""
+        if not self.quiet:
+            self._line(text)
+
+    def detail(self, text: str) -> None:
+        """A diagnostic line, shown only with ``--verbose``."""
+        if self.verbose:
+            self._line(text)
+
+    def warning(self, text: str) -> None:
+        """A warning, shown even with ``--quiet``."""
+        self._line(f"warning: {text}")
+
+    def _line(self, text: str) -> None:
+        try:
+            self._err.write(f"wsctl: {escape_control(text)}\n".encode("utf-8", "replace"))
+            self._err.flush()
+        except (OSError, ValueError):
+            pass
+
+    def closed(self, code: int | None, reason: str, *, by_server: bool) -> None:
+        """Report how the connection ended, with the peer's code and reason."""
+        who = "server" if by_server else "client"
+        shown = f"{code} ({close_code_name(code)})" if code is not None else "no close code"
+        self.info(f"{who} closed the connection: {shown}" + (f": {reason}" if reason else ""))
+
+    def handshake(self, event: HandshakeEvent) -> None:
+        """Show a handshake step with ``--verbose``; secrets are redacted."""
+        if not self.verbose:
+            return
+        if event.kind == "redirect":
+            self._line(f"redirected to {redact_url(event.url)}")
+        elif event.kind == "request" and event.request is not None:
+            self._line(f"> GET {redact_url(event.request.path)} HTTP/1.1")
+            for name, value in event.request.headers.raw_items():
+                self._line(f"> {name}: {redact_header(name, value)}")
+        elif event.response is not None:
+            response = event.response
+            self._line(f"< HTTP/1.1 {response.status_code} {response.reason_phrase}")
+            for name, value in response.headers.raw_items():
+                self._line(f"< {name}: {redact_header(name, value)}")

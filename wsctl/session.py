@@ -1,0 +1,93 @@
+"""Pieces shared by the non-interactive commands: running a session and collecting replies.
+
+``run`` owns the event loop; Ctrl-C cancels the session, which closes its connection with a
+Close frame before the process exits 130.  ``Receiver`` prints incoming messages while the
+command goes on sending, and knows when the replies have stopped coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from wsctl.core import CLOSE_TIMEOUT, Client
+from wsctl.errors import WebSocketError
+from wsctl.output import MessageWriter
+
+
+def run(session: Coroutine[Any, Any, int]) -> int:
+    """Run ``session`` in a fresh event loop and return its exit code."""
+    return asyncio.run(session)
+
+
+async def close_quietly(client: Client, code: int = 1000, reason: str = "") -> None:
+    """Close ``client`` if it is still open, within ``CLOSE_TIMEOUT``; never raises."""
+    if client.closed:
+        return
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await client.close(code, reason)
+    except (WebSocketError, TimeoutError, OSError):
+        pass
+
+
+class Receiver:
+    """Reads every message of ``client`` into ``writer`` in a background task."""
+
+    def __init__(self, client: Client, writer: MessageWriter, limit: int | None = None) -> None:
+        self.client = client
+        self.writer = writer
+        self.limit = limit
+        self.count = 0
+        self._activity = asyncio.Event()
+        self.task = asyncio.create_task(self._run(), name="wsctl-receiver")
+
+    async def _run(self) -> None:
+        recv = self.client.recv
+        write = self.writer.message
+        activity = self._activity
+        limit = self.limit
+        while (message := await recv()) is not None:
+            write(message)
+            self.count += 1
+            activity.set()
+            if limit is not None and self.count >= limit:
+                return
+
+    def touch(self) -> None:
+        """Count something sent as activity, so the idle timer starts after the last send."""
+        self._activity.set()
+
+    async def wait(self, *, replies: int | None, idle: float) -> None:
+        """Return once ``replies`` messages arrived, ``idle`` seconds passed without one, or
+        the connection ended — whichever comes first.  ``idle == 0`` returns at once."""
+        while not self.task.done():
+            if replies is not None and self.count >= replies:
+                return
+            if idle == 0:
+                return
+            self._activity.clear()
+            activity = asyncio.ensure_future(self._activity.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {self.task, activity}, timeout=idle, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                activity.cancel()
+            if not done:
+                return
+
+    async def stop(self) -> None:
+        """Wait for the reader to end (after a close) and re-raise what ended it."""
+        try:
+            await self.task
+        finally:
+            self.writer.flush()
+
+    def discard(self) -> None:
+        """Cancel the reader when the session is ending for another reason."""
+        if not self.task.done():
+            self.task.cancel()
+        elif not self.task.cancelled():
+            self.task.exception()  # retrieved: the session already reports its own error
