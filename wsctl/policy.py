@@ -1,0 +1,938 @@
+"""The security policy: which WebSocket connections wsctl may open (spec: ``spec/policy.md``).
+
+A policy is a TOML file of allow/deny rules over two actions, ``websocket.connect`` (resource:
+none) and ``websocket.connect.url`` (resource: the URL).  In one policy an applicable deny wins,
+then an applicable allow, then the file's ``default``.  Policies are layered (the machine's, then
+the user's) and a connection needs every one of them to allow it.
+
+URL patterns are compared part by part after both sides are normalised, never as string
+prefixes: ``wss://api.example.com/**`` does not admit ``wss://api.example.com.evil.net/``, and
+``WSS://API.EXAMPLE.COM/ws`` is the same URL as ``wss://api.example.com:443/ws``.  Hosts that
+resolvers would read as IP addresses in odd notations (``2130706433``, ``0x7f.1``, ``127.1``)
+are rejected rather than guessed at.
+
+This module is pure: no network, no asyncio, no click, no printing.  Its only I/O is reading
+policy files (and checking whether they exist).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Final, Literal
+
+from wsctl.errors import InvalidInput, PermissionDenied
+
+if TYPE_CHECKING:
+    import tomllib
+
+__all__ = [
+    "ACTIONS",
+    "ACTION_CONNECT",
+    "ACTION_CONNECT_URL",
+    "SYSTEM_POLICY_PATH",
+    "Decision",
+    "NormalizedURL",
+    "Policy",
+    "PolicySet",
+    "Rule",
+    "UrlPattern",
+    "discover",
+    "load_policy",
+    "normalize_url",
+    "parse_pattern",
+    "parse_policy",
+]
+
+ACTION_CONNECT: Final = "websocket.connect"
+ACTION_CONNECT_URL: Final = "websocket.connect.url"
+#: The actions a check can ask about, in the order a connection asks them.
+ACTIONS: Final = (ACTION_CONNECT, ACTION_CONNECT_URL)
+#: What each action pattern allowed in a rule's ``actions`` stands for.
+ACTION_PATTERNS: Final[Mapping[str, frozenset[str]]] = {
+    ACTION_CONNECT: frozenset({ACTION_CONNECT}),
+    ACTION_CONNECT_URL: frozenset({ACTION_CONNECT_URL}),
+    "websocket.*": frozenset(ACTIONS),
+    "*": frozenset(ACTIONS),
+}
+DEFAULT_PORTS: Final[Mapping[str, int]] = {"ws": 80, "wss": 443}
+SYSTEM_POLICY_PATH: Final = "/etc/wsctl/policy.toml"
+#: A policy is a short hand-written file; anything bigger is a mistake (``--policy /dev/zero``).
+MAX_POLICY_BYTES: Final = 1024 * 1024
+
+Effect = Literal["allow", "deny"]
+_EFFECTS: Final = ("allow", "deny")
+_TOP_KEYS: Final = ("version", "default", "rule")
+_RULE_KEYS: Final = ("name", "actions", "resources", "effect")
+
+
+# --------------------------------------------------------------------------- URL normalisation
+
+
+class _BadURL(Exception):
+    """Internal: why a URL or pattern was rejected (turned into InvalidInput at the API edge)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class NormalizedURL:
+    """A WebSocket URL reduced to the parts a policy compares.
+
+    ``host`` is a lower-case ASCII (IDNA) name without a trailing dot, a dotted-quad IPv4
+    address or a compressed IPv6 address (without brackets).  ``port`` is always explicit and
+    ``path`` always starts with ``/``.  Userinfo, query and fragment are gone, so ``str()`` of
+    it is safe to show in messages (no passwords or tokens).
+    """
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+
+_SCHEME_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*|\*)://")
+_LABEL_RE: Final = re.compile(r"[a-z0-9_-]+")
+_HEX_LABEL_RE: Final = re.compile(r"0x[0-9a-f]*")
+_UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Characters a path may hold as they are (RFC 3986 pchar and "/"); "%" is handled separately.
+_PATH_RAW: Final = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
+_HEXDIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _check_characters(text: str) -> None:
+    # Whitespace and control characters are never part of a URL, and a backslash is read as
+    # "/" by WHATWG parsers but as data by urllib (which the connection uses): refusing them
+    # means every reader agrees on where the host ends and the path begins.
+    for ch in text:
+        code = ord(ch)
+        if ch == "\\":
+            raise _BadURL("a backslash is not allowed in a URL")
+        if code <= 0x20 or 0x7F <= code <= 0xA0 or ch.isspace():
+            raise _BadURL(f"character {ch!r} is not allowed in a URL")
+        if 0xD800 <= code <= 0xDFFF:
+            raise _BadURL("the URL is not valid Unicode (lone surrogate)")
+
+
+def _split(text: str) -> tuple[str, str, str]:
+    """``scheme://authority/path?query#fragment`` → (lower-case scheme, authority, path)."""
+    _check_characters(text)
+    match = _SCHEME_RE.match(text)
+    if match is None:
+        raise _BadURL("expected ws://HOST/PATH or wss://HOST/PATH")
+    scheme = match.group(1).lower()
+    rest = text[match.end() :]
+    # The query and fragment are not compared (spec); like urllib, the authority ends at the
+    # first "/", "?" or "#".
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    rest = rest[:cut]
+    slash = rest.find("/")
+    if slash < 0:
+        return scheme, rest, ""
+    return scheme, rest[:slash], rest[slash:]
+
+
+def _split_authority(authority: str) -> tuple[str, str | None]:
+    """Drop the userinfo and split host from port (``None`` when there is no ``:``)."""
+    # The last "@" ends the userinfo, as in urllib: "wss://api.example.com@evil.net/" goes to
+    # evil.net, so that is the host the policy must see.
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close < 0:
+            raise _BadURL("unclosed [ in the host")
+        host, after = hostport[: close + 1], hostport[close + 1 :]
+        if after and not after.startswith(":"):
+            raise _BadURL(f"unexpected {after!r} after the IPv6 address")
+        return host, after[1:] if after else None
+    host, colon, port = hostport.partition(":")
+    if ":" in port:
+        raise _BadURL("an IPv6 address must be written in brackets, like [::1]")
+    return host, port if colon else None
+
+
+def _ipv6(text: str) -> str:
+    import ipaddress  # lazily: only URLs with IPv6 literals need it
+
+    inside = text[1:-1]
+    if "%" in inside:
+        raise _BadURL(f"IPv6 zone identifiers are not supported: {text}")
+    try:
+        address = ipaddress.IPv6Address(inside)
+    except ValueError:
+        raise _BadURL(f"invalid IPv6 address {text}") from None
+    # ::ffff:127.0.0.1 reaches 127.0.0.1 on a dual-stack socket: compare it as that address so
+    # a rule about 127.0.0.1 covers both spellings.
+    mapped = address.ipv4_mapped
+    return str(mapped) if mapped is not None else address.compressed
+
+
+def _numeric_hint(host: str) -> str:
+    # Only for the error message: show what the C library would have made of it.
+    import socket
+
+    try:
+        return f" (some resolvers read it as {socket.inet_ntoa(socket.inet_aton(host))})"
+    except (OSError, ValueError):
+        return ""
+
+
+def _name(text: str) -> tuple[str, bool]:
+    """Normalise a host that is not in brackets → (host, is_ip)."""
+    if not text:
+        raise _BadURL("the URL has no host")
+    if "%" in text:
+        raise _BadURL(f"percent-encoding is not allowed in a host: {text!r}")
+    host = text
+    if not host.isascii():
+        # The same conversion the connection makes (websockets uses Python's "idna" codec), so
+        # the policy sees the name that is looked up.
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise _BadURL(f"invalid internationalised host name {text!r}") from None
+    host = host.lower()
+    if host.endswith("."):
+        host = host[:-1]  # "example.com." is the same (absolute) name as "example.com"
+    labels = host.split(".")
+    if len(host) > 253 or any(not label or len(label) > 63 for label in labels):
+        raise _BadURL(f"invalid host name {text!r}")
+    for label in labels:
+        if not _LABEL_RE.fullmatch(label):
+            raise _BadURL(f"invalid host name {text!r}")
+    last = labels[-1]
+    if last.isdigit() or _HEX_LABEL_RE.fullmatch(last):
+        # A name ending in a number is an IPv4 address to WHATWG parsers and to inet_aton
+        # (2130706433, 0x7f.1, 127.1, 0177.0.0.1).  Only the plain dotted quad is accepted.
+        import ipaddress
+
+        try:
+            return str(ipaddress.IPv4Address(host)), True
+        except ValueError:
+            pass
+        raise _BadURL(
+            f"host {text!r} looks like an IP address in a non-standard form{_numeric_hint(host)};"
+            " write IPv4 addresses as four decimal numbers, like 127.0.0.1"
+        )
+    return host, False
+
+
+def _host(text: str) -> tuple[str, bool]:
+    if text.startswith("["):
+        return _ipv6(text), True
+    return _name(text)
+
+
+def _port(text: str | None) -> int | None:
+    """The port number, or ``None`` for the scheme's default (no port or an empty one)."""
+    if not text:
+        return None  # RFC 3986: an empty port means the default, as in urllib
+    if not (text.isascii() and text.isdigit()) or len(text) > 5:
+        raise _BadURL(f"invalid port {text!r}")
+    port = int(text)
+    # websockets turns port 0 into the default port: refuse it instead of checking one port
+    # and connecting to another.
+    if not 1 <= port <= 65535:
+        raise _BadURL(f"port {port} is out of range (1-65535)")
+    return port
+
+
+def _path(text: str) -> str:
+    """Percent-encoding normalised, dot segments resolved; always starts with ``/``."""
+    if not text:
+        return "/"
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "%":
+            digits = text[i + 1 : i + 3]
+            if len(digits) != 2 or not set(digits) <= _HEXDIGITS:
+                raise _BadURL(f"invalid percent-encoding {text[i : i + 3]!r} in the path")
+            decoded = chr(int(digits, 16))
+            # Unreserved characters mean the same encoded or not (RFC 3986 6.2.2.2): decode
+            # them, so "%2e%2e" is seen as ".." and resolved below, as a server would.
+            out.append(decoded if decoded in _UNRESERVED else "%" + digits.upper())
+            i += 3
+            continue
+        if ch in _PATH_RAW:
+            out.append(ch)
+        else:
+            # Other printable characters ('"', "{", "é", …) are sent percent-encoded by careful
+            # clients; compare them in that form.
+            out.append("".join(f"%{byte:02X}" for byte in ch.encode("utf-8")))
+        i += 1
+    return _remove_dot_segments("".join(out))
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4 for an absolute path."""
+    segments = path.split("/")[1:]
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments and segments[-1] in (".", ".."):
+        out.append("")  # "/a/b/.." is the directory "/a/"
+    return "/" + "/".join(out)
+
+
+def _normalize(url: str) -> NormalizedURL:
+    scheme, authority, path = _split(url)
+    if scheme not in DEFAULT_PORTS:
+        raise _BadURL(f"scheme must be ws or wss, not {scheme!r}")
+    host_text, port_text = _split_authority(authority)
+    host, _ = _host(host_text)
+    port = _port(port_text)
+    return NormalizedURL(scheme, host, DEFAULT_PORTS[scheme] if port is None else port, _path(path))
+
+
+def normalize_url(url: str) -> NormalizedURL:
+    """Normalise a ``ws://`` or ``wss://`` URL the way the policy compares it.
+
+    Scheme and host lower-cased, IDNA host, trailing dot dropped, default port made explicit,
+    userinfo removed, percent-encoding of unreserved characters decoded (other escapes
+    upper-cased), dot segments resolved, query and fragment dropped.  ``str()`` of the result
+    is the canonical text, e.g. ``wss://api.example.com:443/ws``.
+
+    Raises :class:`~wsctl.errors.InvalidInput` for anything that is not a usable ws/wss URL,
+    including hosts that resolvers would read as IP addresses in non-standard notations.
+    """
+    try:
+        return _normalize(url)
+    except _BadURL as exc:
+        raise InvalidInput(f"invalid URL: {exc.reason}") from None
+
+
+# --------------------------------------------------------------------------- URL patterns
+
+
+@dataclass(frozen=True)
+class UrlPattern:
+    """A URL whose parts may hold wildcards (see the table in ``spec/policy.md``).
+
+    ``None`` in ``scheme``, ``host`` or ``path`` means "any"; ``host_suffix`` makes ``host``
+    match its proper subdomains only (``*.example.com``); ``port`` ``None`` means the matched
+    URL's default port and ``any_port`` ``:*``.  ``path`` holds the segments after the first
+    ``/``, where ``*`` is one non-empty segment and a final ``**`` any remainder.
+    """
+
+    text: str
+    scheme: str | None
+    host: str | None
+    host_suffix: bool
+    port: int | None
+    any_port: bool
+    path: tuple[str, ...] | None
+
+    def matches(self, url: NormalizedURL) -> bool:
+        """Whether a normalised URL matches this pattern, part by part."""
+        if self.scheme is not None and self.scheme != url.scheme:
+            return False
+        if self.host is not None:
+            if self.host_suffix:
+                # A dot before the suffix: "evilexample.com" is not a subdomain of example.com,
+                # and the bare domain is not one of its own subdomains.
+                if not url.host.endswith("." + self.host):
+                    return False
+            elif url.host != self.host:
+                return False
+        if not self.any_port:
+            wanted = DEFAULT_PORTS[url.scheme] if self.port is None else self.port
+            if url.port != wanted:
+                return False
+        return self.path is None or _path_matches(self.path, url.path[1:].split("/"))
+
+
+def _path_matches(pattern: tuple[str, ...], segments: list[str]) -> bool:
+    if pattern and pattern[-1] == "**":
+        prefix = pattern[:-1]
+        # "/ws/**" needs at least one segment after "ws" ("/ws/" has an empty one): it covers
+        # "/ws/" and everything below, not "/ws" itself.
+        if len(segments) <= len(prefix):
+            return False
+    elif len(segments) != len(pattern):
+        return False
+    else:
+        prefix = pattern
+    return all(
+        segment != "" if want == "*" else segment == want
+        for want, segment in zip(prefix, segments, strict=False)
+    )
+
+
+def _pattern(text: str) -> UrlPattern:
+    scheme, authority, path = _split(text)
+    if scheme != "*" and scheme not in DEFAULT_PORTS:
+        raise _BadURL(f"scheme must be ws, wss or *, not {scheme!r}")
+    scheme_or_any = None if scheme == "*" else scheme
+    if authority == "**" and not path:
+        # "ws://**": any host, port and path.
+        return UrlPattern(text, scheme_or_any, None, False, None, True, None)
+    host_text, port_text = _split_authority(authority)
+    host: str | None
+    suffix = False
+    if host_text == "*":
+        host = None
+    elif host_text.startswith("*."):
+        host, is_ip = _host(host_text[2:])
+        if is_ip:
+            raise _BadURL("*. must be followed by a domain name, not an IP address")
+        suffix = True
+    elif "*" in host_text:
+        raise _BadURL("a host wildcard is either * or a leading *. (like *.example.com)")
+    else:
+        host, _ = _host(host_text)
+    any_port = port_text == "*"
+    port = None if any_port else _port(port_text)
+    segments = tuple(_path(path)[1:].split("/"))
+    for index, segment in enumerate(segments):
+        if "*" in segment and not (
+            segment == "*" or (segment == "**" and index == len(segments) - 1)
+        ):
+            raise _BadURL(
+                "a path wildcard is a whole segment: * for one segment, ** only at the end"
+            )
+    return UrlPattern(text, scheme_or_any, host, suffix, port, any_port, segments)
+
+
+def parse_pattern(text: str) -> UrlPattern:
+    """Parse a URL pattern such as ``wss://*.example.com/stream/**`` or ``ws://**``.
+
+    Raises :class:`~wsctl.errors.InvalidInput` for a malformed pattern.
+    """
+    try:
+        return _pattern(text)
+    except _BadURL as exc:
+        raise InvalidInput(f"bad URL pattern {_quote(text)}: {exc.reason}") from None
+
+
+# --------------------------------------------------------------------------- policies
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one check: allowed or not, and the policy file and rule that decided.
+
+    ``rule`` is ``None`` when no rule matched and the policy's default decided (or when no
+    policy is in force, in which case ``source`` is ``None`` too).
+    """
+
+    allowed: bool
+    source: str | None
+    rule: str | None
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``[[rule]]`` table. ``resources`` is ``None`` for "any resource"."""
+
+    name: str
+    actions: tuple[str, ...]
+    resources: tuple[UrlPattern, ...] | None
+    effect: Effect
+    line: int
+
+    def applies(self, action: str, url: NormalizedURL | None) -> bool:
+        """Whether this rule covers ``action`` on ``url`` (``None``: the empty resource)."""
+        if not any(action in ACTION_PATTERNS[pattern] for pattern in self.actions):
+            return False
+        if self.resources is None:
+            return True
+        return url is not None and any(pattern.matches(url) for pattern in self.resources)
+
+
+def _because(rule: Rule | None, default: Effect) -> str:
+    return f'rule "{rule.name}"' if rule is not None else f"no rule matched, default {default}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One loaded policy file. ``origin`` says where it came from (``system``, ``--policy``…)."""
+
+    source: str
+    rules: tuple[Rule, ...]
+    default: Effect = "deny"
+    version: int = 1
+    origin: str = ""
+
+    def evaluate(self, action: str, url: NormalizedURL | None) -> Decision:
+        """Deny overrides: an applicable deny, else an applicable allow, else ``default``."""
+        applicable = [rule for rule in self.rules if rule.applies(action, url)]
+        deciding = next((rule for rule in applicable if rule.effect == "deny"), None)
+        if deciding is None:
+            deciding = next((rule for rule in applicable if rule.effect == "allow"), None)
+        effect = self.default if deciding is None else deciding.effect
+        allowed = effect == "allow"
+        verb = "allowed" if allowed else "denied"
+        return Decision(
+            allowed=allowed,
+            source=self.source,
+            rule=None if deciding is None else deciding.name,
+            explanation=f"{verb} by {self.source} ({_because(deciding, self.default)})",
+        )
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """The policies in force, machine's first; every one of them must allow a connection.
+
+    An empty set allows everything (no policy configured).
+    """
+
+    policies: tuple[Policy, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policies", tuple(self.policies))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The policy files in force, in evaluation order."""
+        return tuple(policy.source for policy in self.policies)
+
+    def check(self, action: str, resource: str) -> Decision:
+        """Evaluate one check in every policy; the first denial (in order) is the answer.
+
+        ``resource`` is ``""`` for ``websocket.connect`` and the URL for
+        ``websocket.connect.url``.  Raises :class:`~wsctl.errors.InvalidInput` for an unknown
+        action or (when a policy is in force) an invalid URL.
+        """
+        if action not in ACTIONS:
+            raise InvalidInput(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
+        if not self.policies:
+            return Decision(True, None, None, "allowed: no policy in force")
+        url = normalize_url(resource) if resource else None
+        decisions = [policy.evaluate(action, url) for policy in self.policies]
+        for decision in decisions:
+            if not decision.allowed:
+                return decision
+        last = decisions[-1]
+        return Decision(True, last.source, last.rule, "; ".join(d.explanation for d in decisions))
+
+    def check_connect(self, url: str) -> None:
+        """Run a connection's two checks in order; raise PermissionDenied on the first denial.
+
+        Call it before any network I/O, and again for every redirect target before following
+        it.  Raises :class:`~wsctl.errors.InvalidInput` for an invalid URL (when a policy is in
+        force) and :class:`~wsctl.errors.PermissionDenied` naming the policy file and the rule.
+        """
+        if not self.policies:
+            return
+        target = normalize_url(url)
+        for action, resource in ((ACTION_CONNECT, ""), (ACTION_CONNECT_URL, url)):
+            decision = self.check(action, resource)
+            if decision.allowed:
+                continue
+            because = (
+                f'rule "{decision.rule}"'
+                if decision.rule is not None
+                else "no rule matched, default deny"
+            )
+            if action == ACTION_CONNECT:
+                because += ", action websocket.connect"
+            raise PermissionDenied(
+                f"connection to {target} denied by {decision.source} ({because})"
+            )
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Locator:
+    """Finds the line of a key, table or array element in TOML text that tomllib accepted.
+
+    tomllib reports lines only for syntax errors; for "unknown key" or "bad pattern" the user
+    still wants ``file:line``.  This scanner knows just enough TOML (strings, comments, nested
+    brackets, ``[table]`` and ``[[array]]`` headers, dotted keys) to map a path such as
+    ``("rule", 1, "resources")`` to the line of its key, and element *i* of an array of
+    strings to the line where that string starts.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._lines: dict[tuple[object, ...], tuple[int, list[int]]] = {}
+        self._arrays: dict[tuple[str, ...], int] = {}
+        self._scan()
+
+    def line(self, path: tuple[object, ...], index: int | None = None) -> int:
+        """The line of ``path`` (or of its nearest recorded parent); 1 when unknown."""
+        probe = path
+        while probe:
+            found = self._lines.get(probe)
+            if found is not None:
+                key_line, strings = found
+                if probe == path and index is not None and index < len(strings):
+                    return strings[index]
+                return key_line
+            probe = probe[:-1]
+        return 1
+
+    def _record(self, path: tuple[object, ...], line: int, strings: list[int]) -> None:
+        for end in range(1, len(path) + 1):
+            self._lines.setdefault(path[:end], (line, strings if end == len(path) else []))
+
+    def _table_path(self, names: tuple[str, ...]) -> tuple[object, ...]:
+        # [rule.x] after the third [[rule]] is ("rule", 2, "x").
+        path: list[object] = []
+        for end in range(1, len(names) + 1):
+            path.append(names[end - 1])
+            if names[:end] in self._arrays:
+                path.append(self._arrays[names[:end]])
+        return tuple(path)
+
+    def _scan(self) -> None:
+        text, i, line = self._text, 0, 1
+        table: tuple[object, ...] = ()
+        while i < len(text):
+            ch = text[i]
+            if ch in " \t\r":
+                i += 1
+            elif ch == "\n":
+                line += 1
+                i += 1
+            elif ch == "#":
+                i = self._end_of_line(i)
+            elif ch == "[":
+                array = text.startswith("[[", i)
+                names, i = self._key(i + (2 if array else 1), "]")
+                if array:
+                    self._arrays[names] = self._arrays.get(names, -1) + 1
+                table = self._table_path(names)
+                self._record(table, line, [])
+                i = self._end_of_line(i)
+            else:
+                names, i = self._key(i, "=")
+                strings: list[int] = []
+                key_line = line
+                i, line = self._value(i + 1, line, strings)
+                self._record(table + names, key_line, strings)
+
+    def _end_of_line(self, i: int) -> int:
+        end = self._text.find("\n", i)
+        return len(self._text) if end < 0 else end
+
+    def _key(self, i: int, stop: str) -> tuple[tuple[str, ...], int]:
+        text = self._text
+        parts: list[str] = []
+        current = ""
+        while i < len(text) and text[i] not in (stop, "\n"):
+            ch = text[i]
+            if ch in "\"'":
+                close = self._string_end(i, ch)
+                current += text[i + 1 : close - 1]
+                i = close
+                continue
+            if ch == ".":
+                parts.append(current)
+                current = ""
+            elif ch not in " \t":
+                current += ch
+            i += 1
+        parts.append(current)
+        return tuple(parts), i
+
+    def _string_end(self, i: int, quote: str) -> int:
+        """Index just past the single-line string starting at ``i``."""
+        text = self._text
+        j = i + 1
+        while j < len(text) and text[j] != quote and text[j] != "\n":
+            j += 2 if quote == '"' and text[j] == "\\" else 1
+        return j + 1
+
+    def _value(self, i: int, line: int, strings: list[int]) -> tuple[int, int]:
+        """Skip one value (possibly spanning lines); record the line of each string in it."""
+        text = self._text
+        depth = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\n":
+                line += 1
+                i += 1
+                if depth == 0:
+                    break
+            elif ch == "#":
+                i = self._end_of_line(i)
+            elif ch in "[{":
+                depth += 1
+                i += 1
+            elif ch in "]}":
+                depth -= 1
+                i += 1
+            elif ch in "\"'":
+                strings.append(line)
+                if text.startswith(ch * 3, i):
+                    end = self._multiline_end(i, ch)
+                    line += text.count("\n", i, end)
+                    i = end
+                else:
+                    i = self._string_end(i, ch)
+            else:
+                i += 1
+        return i, line
+
+    def _multiline_end(self, i: int, quote: str) -> int:
+        text = self._text
+        j = i + 3
+        while j < len(text):
+            if quote == '"' and text[j] == "\\":
+                j += 2
+            elif text.startswith(quote * 3, j):
+                j += 3
+                # Up to two more quotes may end the content: '''it's''''
+                extra = 0
+                while extra < 2 and j < len(text) and text[j] == quote:
+                    j += 1
+                    extra += 1
+                return j
+            else:
+                j += 1
+        return j
+
+
+_TOML_WHERE_RE: Final = re.compile(r" \(at line (\d+), column (\d+)\)$")
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, str]:
+    message = str(exc)
+    where = _TOML_WHERE_RE.search(message)
+    if where is not None:
+        return int(where.group(1)), f"{message[: where.start()]} (column {where.group(2)})"
+    end = " (at end of document)"
+    if message.endswith(end):
+        return max(1, len(text.splitlines())), message[: -len(end)] + " at the end of the file"
+    return 1, message
+
+
+def _quote(value: object) -> str:
+    """A value as the policy file spells it: strings in double quotes."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+class _Parser:
+    """Validates the dict tomllib made, reporting errors as ``file:line: reason``."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+        self._locator: _Locator | None = None
+
+    def fail(self, path: tuple[object, ...], reason: str, index: int | None = None) -> InvalidInput:
+        if self._locator is None:
+            self._locator = _Locator(self.text)
+        return InvalidInput(f"{self.source}:{self._locator.line(path, index)}: {reason}")
+
+    def line(self, path: tuple[object, ...]) -> int:
+        if self._locator is None:
+            self._locator = _Locator(self.text)
+        return self._locator.line(path)
+
+    def parse(self, data: dict[str, object]) -> Policy:
+        for key in data:
+            if key not in _TOP_KEYS:
+                raise self.fail(
+                    (key,), f'unknown key "{key}" (a policy has version, default and [[rule]])'
+                )
+        if "version" not in data:
+            raise self.fail((), 'missing "version = 1"')
+        version = data["version"]
+        if type(version) is not int or version != 1:
+            raise self.fail(("version",), f"unsupported version {_quote(version)} (expected 1)")
+        raw_default = data.get("default", "deny")
+        if raw_default not in _EFFECTS:
+            raise self.fail(
+                ("default",), f'default must be "allow" or "deny", not {_quote(raw_default)}'
+            )
+        default: Effect = "allow" if raw_default == "allow" else "deny"
+        raw_rules = data.get("rule", [])
+        if not isinstance(raw_rules, list):
+            raise self.fail(("rule",), "rule must be an array of tables, written [[rule]]")
+        rules: list[Rule] = []
+        for index, raw in enumerate(raw_rules):
+            if not isinstance(raw, dict):
+                raise self.fail(("rule",), "rule must be an array of tables, written [[rule]]")
+            rules.append(self.rule(index, raw))
+        return Policy(self.source, tuple(rules), default, version)
+
+    def rule(self, index: int, raw: dict[str, object]) -> Rule:
+        path: tuple[object, ...] = ("rule", index)
+        for key in raw:
+            if key not in _RULE_KEYS:
+                raise self.fail(
+                    (*path, key),
+                    f'unknown key "{key}" in [[rule]] (expected name, actions, resources, effect)',
+                )
+        name = raw.get("name", f"#{index + 1}")
+        if not isinstance(name, str) or not name:
+            raise self.fail((*path, "name"), "name must be a non-empty string")
+        if "actions" not in raw:
+            raise self.fail(path, f'rule "{name}" has no actions')
+        actions = self.strings((*path, "actions"), raw["actions"])
+        for position, action in enumerate(actions):
+            if action not in ACTION_PATTERNS:
+                raise self.fail(
+                    (*path, "actions"),
+                    f'unknown action "{action}" (expected websocket.connect,'
+                    " websocket.connect.url, websocket.* or *)",
+                    position,
+                )
+        resources: tuple[UrlPattern, ...] | None = None
+        if "resources" in raw:
+            texts = self.strings((*path, "resources"), raw["resources"])
+            patterns: list[UrlPattern] = []
+            for position, text in enumerate(texts):
+                if text == "*":
+                    continue
+                try:
+                    patterns.append(_pattern(text))
+                except _BadURL as exc:
+                    raise self.fail(
+                        (*path, "resources"),
+                        f"bad URL pattern {_quote(text)}: {exc.reason}",
+                        position,
+                    ) from None
+            # "*" anywhere in the list means any resource, the empty one included.
+            resources = None if "*" in texts else tuple(patterns)
+        if "effect" not in raw:
+            raise self.fail(path, f'rule "{name}" has no effect ("allow" or "deny")')
+        raw_effect = raw["effect"]
+        if raw_effect not in _EFFECTS:
+            raise self.fail(
+                (*path, "effect"), f'effect must be "allow" or "deny", not {_quote(raw_effect)}'
+            )
+        effect: Effect = "allow" if raw_effect == "allow" else "deny"
+        return Rule(name, actions, resources, effect, self.line(path))
+
+    def strings(self, path: tuple[object, ...], value: object) -> tuple[str, ...]:
+        key = path[-1]
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list):
+            raise self.fail(path, f"{key} must be a string or a list of strings")
+        if not value:
+            raise self.fail(path, f"{key} must not be an empty list")
+        for position, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(path, f"{key} must be a string or a list of strings", position)
+        return tuple(value)
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """Parse and validate the text of a policy file; ``source`` names it in messages.
+
+    Raises :class:`~wsctl.errors.InvalidInput` as ``source:line: reason`` for bad TOML, a
+    missing or wrong ``version``, unknown keys or actions, bad effects or defaults, empty
+    lists and malformed URL patterns.
+    """
+    import tomllib  # lazily: only paid for when a policy file exists
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line, reason = _syntax_error(exc, text)
+        raise InvalidInput(f"{source}:{line}: invalid TOML: {reason}") from None
+    parser = _Parser(text, source)
+    policy = parser.parse(data)
+    seen: dict[str, int] = {}
+    for rule in policy.rules:
+        if rule.name in seen:
+            # Messages name the rule that decided; two rules of one name would make that a lie.
+            raise InvalidInput(
+                f'{source}:{rule.line}: duplicate rule name "{rule.name}"'
+                f" (also on line {seen[rule.name]})"
+            )
+        seen[rule.name] = rule.line
+    return policy
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Read and parse a policy file.
+
+    A file that cannot be read, is not UTF-8 or is larger than 1 MiB raises
+    :class:`~wsctl.errors.InvalidInput`: a policy that cannot be read never means "allow".
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as file:
+            data = file.read(MAX_POLICY_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"{source}: cannot read policy file: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise InvalidInput(f"{source}: cannot read policy file: {exc}") from None
+    if len(data) > MAX_POLICY_BYTES:
+        raise InvalidInput(f"{source}: policy file is larger than 1 MiB")
+    try:
+        text = data.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InvalidInput(f"{source}:{line}: policy file is not UTF-8 text") from None
+    return parse_policy(text, source)
+
+
+def _present(path: str) -> bool:
+    """Whether something is at ``path``; only a definite "no such file" counts as absent."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, ValueError):
+        return True  # there but not accessible: loading it will fail and say why (fail closed)
+    return True
+
+
+def _user_policy(explicit: str | None, environ: Mapping[str, str]) -> tuple[str, str, bool]:
+    """(path, origin, must exist) of the user's policy."""
+    if explicit is not None:
+        return explicit, "--policy", True
+    named = environ.get("WSCTL_POLICY")
+    if named:
+        # Explicitly configured: a missing file is an error, not "no policy".
+        return named, "$WSCTL_POLICY", True
+    config = environ.get("XDG_CONFIG_HOME")
+    if not config or not os.path.isabs(config):  # the XDG spec says to ignore relative paths
+        home = environ.get("HOME") or os.path.expanduser("~")
+        config = os.path.join(home, ".config")
+    return os.path.join(config, "wsctl", "policy.toml"), "user", False
+
+
+def discover(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> PolicySet:
+    """Load the policies in force: the machine's, then the user's.
+
+    System: ``$WSCTL_SYSTEM_POLICY`` if set, else ``/etc/wsctl/policy.toml``, when present.
+    User: ``explicit`` (``--policy FILE``, must exist), else ``$WSCTL_POLICY`` (must exist),
+    else ``$XDG_CONFIG_HOME/wsctl/policy.toml`` (default ``~/.config/...``) when present.
+    Raises :class:`~wsctl.errors.InvalidInput` (exit 2) for any file that cannot be read or
+    parsed.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    found: list[Policy] = []
+    system = env.get("WSCTL_SYSTEM_POLICY") or SYSTEM_POLICY_PATH
+    if _present(system):
+        found.append(replace(load_policy(system), origin="system"))
+    user, origin, required = _user_policy(explicit, env)
+    # The same file named twice (WSCTL_POLICY=/etc/wsctl/policy.toml) counts once.
+    if (required or _present(user)) and not (found and _same_file(found[0].source, user)):
+        found.append(replace(load_policy(user), origin=origin))
+    return PolicySet(tuple(found))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
