@@ -18,7 +18,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from wsctl.errors import ConnectionFailed, InvalidInput
-from wsctl.server import DEFAULT_SYMBOLS, ENDPOINTS, EmbeddedServer, PriceFeed, Received
+from wsctl.server import (
+    DEFAULT_SYMBOLS,
+    ENDPOINTS,
+    ConnectionEvent,
+    EmbeddedServer,
+    PriceFeed,
+    Received,
+)
 from wsctl.settings import Compression
 
 #: One factor scales every wait in this file; a slow machine sets WSCTL_TEST_TIMEOUT_SCALE.
@@ -302,6 +309,31 @@ def test_close_closes_every_client_with_1001() -> None:
         await server.close()  # idempotent
 
     run(body)
+
+
+def test_connection_events_report_opens_and_closes_with_their_codes() -> None:
+    events: list[ConnectionEvent] = []
+
+    async def body() -> None:
+        async with EmbeddedServer(port=0, on_connection=events.append) as server:
+            async with connect(server.url("/echo")) as ws:
+                await ws.send("x")
+                await ws.recv()
+            async with connect(server.url("/")) as ws:
+                await ws.wait_closed()
+            ws = await connect(server.url("/chat"))
+        await ws.wait_closed()
+
+    run(body)
+    # One connection per path; across paths the order of server-side events is not promised.
+    by_path = {path: [(e.kind, e.code) for e in events if e.path == path] for path in ENDPOINTS}
+    assert by_path == {
+        "/echo": [("open", None), ("close", 1000)],
+        "/": [("open", None), ("close", 1000)],
+        "/chat": [("open", None), ("close", 1001)],
+        "/prices": [],
+    }
+    assert len({e.peer for e in events}) == 3
 
 
 def test_port_zero_picks_a_free_loopback_port() -> None:

@@ -66,6 +66,8 @@ __all__ = [
     "DEFAULT_SYMBOLS",
     "DEFAULT_TICK",
     "ENDPOINTS",
+    "ConnectionCallback",
+    "ConnectionEvent",
     "EmbeddedServer",
     "PriceFeed",
     "ReceiveCallback",
@@ -117,8 +119,22 @@ class Received:
         return "text" if isinstance(self.data, str) else "binary"
 
 
+@dataclass(frozen=True)
+class ConnectionEvent:
+    """A client connected to an endpoint (``"open"``) or left it (``"close"``)."""
+
+    kind: Literal["open", "close"]
+    path: str
+    peer: str
+    code: int | None = None
+    """For ``"close"``: the close code the client sent back (1006 when it just vanished)."""
+    reason: str = ""
+
+
 #: Called synchronously, in the event loop, for every message any endpoint receives.
 ReceiveCallback = Callable[[Received], None]
+#: Called synchronously, in the event loop, when a WebSocket connection opens or ends.
+ConnectionCallback = Callable[[ConnectionEvent], None]
 
 
 class EmbeddedServer:
@@ -148,6 +164,7 @@ class EmbeddedServer:
         subprotocols: Sequence[str] = (),
         compression: Compression | int | str = Compression.CONTEXT_TAKEOVER,
         on_receive: ReceiveCallback | None = None,
+        on_connection: ConnectionCallback | None = None,
     ) -> None:
         """Configure the server; nothing is bound until :meth:`start`.
 
@@ -157,7 +174,8 @@ class EmbeddedServer:
         client's order of preference; a client that offers none is still accepted, one that
         offers only others is rejected with HTTP 400.  ``compression`` is the permessage-deflate
         mode accepted when a client offers it (``"disabled"``, ``"context-takeover"``,
-        ``"no-context"`` or 0/1/2).
+        ``"no-context"`` or 0/1/2).  ``on_receive`` is told every message received and
+        ``on_connection`` every connection opened and ended; the server itself never prints.
         """
         if not (0 <= port <= 65535):
             raise InvalidInput(f"invalid port {port}: expected 0-65535 (0 picks a free port)")
@@ -171,6 +189,7 @@ class EmbeddedServer:
         self.compression = parse_compression(compression)
         self.subprotocols = tuple(_validated_subprotocol(name) for name in subprotocols)
         self.on_receive = on_receive
+        self.on_connection = on_connection
         self._ssl = _ssl_context(tls_cert, tls_key) if tls_cert is not None else None
         self._server: Server | None = None
         self._chat: dict[ServerConnection, str] = {}
@@ -347,17 +366,27 @@ class EmbeddedServer:
     async def _handler(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # the handshake succeeded
         target = urlsplit(connection.request.path)
-        # A client that vanishes without a close frame is routine here, not a server error.
-        with contextlib.suppress(ConnectionClosed):
+        peer = _peer(connection)
+        if self.on_connection is not None:
+            self.on_connection(ConnectionEvent("open", target.path, peer))
+        try:
             if target.path == "/echo":
                 await self._echo(connection)
             elif target.path == "/chat":
-                name = parse_qs(target.query).get("name", [""])[0]
-                await self._chat_session(connection, name)
+                await self._chat_session(connection, parse_qs(target.query).get("name", [""])[0])
             elif target.path == "/prices":
                 await self._prices(connection)
             else:
                 await connection.send(self._description_for(connection.request))
+            # websockets would close after the handler returns anyway; closing here (1000)
+            # lets the close event below carry the final close code.
+            await connection.close()
+        except ConnectionClosed:
+            pass  # a client that vanishes without a close frame is routine, not a server error
+        finally:
+            if self.on_connection is not None:
+                code, reason = connection.close_code, connection.close_reason or ""
+                self.on_connection(ConnectionEvent("close", target.path, peer, code, reason))
 
     def _received(self, connection: ServerConnection, path: str, data: str | bytes) -> None:
         if self.on_receive is not None:
