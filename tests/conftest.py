@@ -53,7 +53,7 @@ class LoopThread:
         self.thread.join(TIMEOUT)
 
 
-class TestServer:
+class LoopbackServer:
     """A websockets server on 127.0.0.1:0 running ``handler`` for each connection."""
 
     def __init__(self, loop: LoopThread, handler: Handler, **serve_kwargs: Any) -> None:
@@ -68,10 +68,10 @@ class TestServer:
             finally:
                 await connection.wait_closed()
                 recorder.close_codes.append(
-                    connection.close_rcvd.code if connection.close_rcvd else None
+                    connection.protocol.close_rcvd.code if connection.protocol.close_rcvd else None
                 )
                 recorder.close_reasons.append(
-                    connection.close_rcvd.reason if connection.close_rcvd else ""
+                    connection.protocol.close_rcvd.reason if connection.protocol.close_rcvd else ""
                 )
                 recorder.closed.set()
 
@@ -116,12 +116,12 @@ def server_loop() -> Iterator[LoopThread]:
 
 
 @pytest.fixture
-def make_server(server_loop: LoopThread) -> Iterator[Callable[..., TestServer]]:
+def make_server(server_loop: LoopThread) -> Iterator[Callable[..., LoopbackServer]]:
     """Start servers with ``make_server(handler, **serve_kwargs)``; all are closed afterwards."""
-    servers: list[TestServer] = []
+    servers: list[LoopbackServer] = []
 
-    def factory(handler: Handler = echo, **kwargs: Any) -> TestServer:
-        server = TestServer(server_loop, handler, **kwargs)
+    def factory(handler: Handler = echo, **kwargs: Any) -> LoopbackServer:
+        server = LoopbackServer(server_loop, handler, **kwargs)
         servers.append(server)
         return server
 
@@ -131,12 +131,14 @@ def make_server(server_loop: LoopThread) -> Iterator[Callable[..., TestServer]]:
 
 
 @pytest.fixture
-def echo_server(make_server: Callable[..., TestServer]) -> TestServer:
+def echo_server(make_server: Callable[..., LoopbackServer]) -> LoopbackServer:
     return make_server(echo)
 
 
 @pytest.fixture(autouse=True)
-def isolated_policy(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated_policy(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep the machine's and the user's policy files out of every test."""
     empty = tmp_path_factory.mktemp("policy-home")
     monkeypatch.setenv("WSCTL_SYSTEM_POLICY", str(empty / "no-system-policy.toml"))
@@ -147,3 +149,35 @@ def isolated_policy(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 def wsctl_command(*args: str) -> list[str]:
     """The argv that runs wsctl in a subprocess with this interpreter."""
     return [sys.executable, "-m", "wsctl", *args]
+
+
+@dataclass
+class Result:
+    """What one in-process run of the CLI produced."""
+
+    exit_code: int
+    stdout_bytes: bytes
+    stderr: str
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+
+def invoke(args: list[str], input: bytes | str | None = None) -> Result:
+    """Run ``wsctl ARGS`` in-process through its real error boundary (``wsctl.cli.run``).
+
+    click's test runner swaps the standard streams; the CLI still opens real sockets.
+    """
+    from click.testing import CliRunner
+
+    from wsctl.cli import run
+
+    runner = CliRunner()
+    with runner.isolation(input=input) as (stdout, stderr, _output):
+        code = run(args)
+    return Result(code, stdout.getvalue(), stderr.getvalue().decode("utf-8", "replace"))

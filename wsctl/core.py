@@ -8,8 +8,10 @@ details to an optional observer callback that renderers turn into text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from types import TracebackType
@@ -21,8 +23,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
+    InvalidProxyStatus,
     InvalidStatus,
     InvalidURI,
+    ProxyError,
     SecurityError,
 )
 from websockets.http11 import Request, Response
@@ -35,6 +39,7 @@ from wsctl.errors import (
     Timeout,
     WebSocketError,
 )
+from wsctl.redact import redact_url
 from wsctl.settings import (
     BINARY,
     TEXT,
@@ -65,13 +70,19 @@ class HandshakeEvent:
     """What the observer passed to :func:`connect` is told about each handshake attempt.
 
     ``kind`` is ``"request"`` (sent), ``"response"`` (received) or ``"redirect"`` (``url`` is the
-    next hop).
+    next hop); ``"note"`` is a detail for verbose output in ``message`` (the proxy in use, the
+    negotiated compression); ``"retry"`` says that the attempt failed with ``message`` and that
+    retry ``attempt`` of ``attempts`` (0: no limit) follows in ``delay`` seconds.
     """
 
-    kind: Literal["request", "response", "redirect"]
+    kind: Literal["request", "response", "redirect", "note", "retry"]
     url: str
     request: Request | None = None
     response: Response | None = None
+    message: str = ""
+    attempt: int = 0
+    attempts: int = 0
+    delay: float = 0.0
 
 
 Observer = Callable[[HandshakeEvent], None]
@@ -85,6 +96,7 @@ class Client:
         self.url = url
         self.options = options
         self._closed_by_us = False
+        self._receiving = False
         self._read_timeout = options.read_timeout
         self._write_timeout = options.write_timeout
 
@@ -100,6 +112,16 @@ class Client:
         """The negotiated extensions as the server wrote them (``permessage-deflate; ...``)."""
         response = self._connection.response
         return response.headers.get_all("Sec-WebSocket-Extensions") if response else []
+
+    @property
+    def compression(self) -> str | None:
+        """The negotiated permessage-deflate parameters in words; ``None`` when not in use."""
+        if self.options.compression == 0:
+            return None
+        from wsctl.compression import negotiated
+
+        extension = negotiated(self._connection.protocol.extensions)
+        return extension.describe() if extension is not None else None
 
     @property
     def request_headers(self) -> Headers:
@@ -186,6 +208,7 @@ class Client:
         Raises :class:`ConnectionClosedAbnormally` after an abnormal closure and
         :class:`Timeout` when no message arrives within ``read_timeout``.
         """
+        self._receiving = True
         try:
             if self._read_timeout is None:
                 data = await self._connection.recv()
@@ -201,6 +224,8 @@ class Client:
             if error is None:
                 return None
             raise error from None
+        finally:
+            self._receiving = False
         if isinstance(data, str):
             return Message(TYPE_TEXT, data)
         return Message(TYPE_BINARY, data)
@@ -221,7 +246,19 @@ class Client:
         validate_close_reason(reason)
         if self._connection.close_code is None:
             self._closed_by_us = True
-        await self._connection.close(code, reason)
+        # Unread messages hold the receive buffer full, and a full buffer pauses reading: the
+        # server's Close frame would never be read.  When nobody is receiving, discard them.
+        drain = None if self._receiving else asyncio.create_task(self._discard_messages())
+        try:
+            await self._connection.close(code, reason)
+        finally:
+            if drain is not None:
+                drain.cancel()
+
+    async def _discard_messages(self) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await self._connection.recv()
 
     @property
     def closed(self) -> bool:
@@ -346,12 +383,38 @@ class _PolicyCheckedConnect(ws_connect):
         check_url: Callable[[str], None],
         max_redirects: int,
         observer: Observer | None,
+        transport: _Transport | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(uri, **kwargs)
         self._check_url = check_url
         self._redirects_left = max_redirects
         self._observer = observer
+        self._transport = transport
+        #: The proxy of the last hop tried, to name it in errors.
+        self.proxy_choice: Any = None
+
+    async def open_tcp_connection(self) -> ClientConnection:
+        transport = self._transport
+        if transport is None:
+            return await super().open_tcp_connection()
+        # Decided per hop: a redirect may change the scheme (TLS or not) or the host (NO_PROXY).
+        choice = transport.proxy_for(self.uri)
+        self.proxy_choice = choice
+        self.proxy = choice.url if choice is not None else None
+        if choice is not None and self._observer is not None:
+            self._observer(HandshakeEvent("note", self.uri, message=f"proxy {choice.describe()}"))
+        kwargs = self.create_connection_kwargs
+        for key in ("ssl", "server_hostname", "proxy_ssl"):
+            kwargs.pop(key, None)
+        if self.ws_uri.secure:
+            if transport.ssl_context is not None:
+                kwargs["ssl"] = transport.ssl_context
+            if transport.server_name is not None:
+                kwargs["server_hostname"] = transport.server_name
+        if choice is not None and choice.scheme == "https" and transport.proxy_ssl_context:
+            kwargs["proxy_ssl"] = transport.proxy_ssl_context
+        return await super().open_tcp_connection()
 
     def process_redirect(self, exc: Exception) -> Exception | str:
         result = super().process_redirect(exc)
@@ -386,6 +449,60 @@ def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
     return check
 
 
+@dataclass(frozen=True)
+class _Transport:
+    """TLS contexts and the proxy rule, prepared (files read, values checked) before any I/O."""
+
+    options: ConnectOptions
+    ssl_context: ssl.SSLContext | None = None
+    proxy_ssl_context: ssl.SSLContext | None = None
+    server_name: str | None = None
+
+    def proxy_for(self, url: str) -> Any:
+        """The :class:`wsctl.proxy.ProxyChoice` for ``url``, or ``None`` to connect directly."""
+        import os
+
+        from wsctl.proxy import choose_proxy, require_socks_support
+
+        choice = choose_proxy(
+            url, explicit=self.options.proxy, disabled=self.options.no_proxy, environ=os.environ
+        )
+        if choice is not None and choice.is_socks:
+            require_socks_support(choice)
+        return choice
+
+
+def _prepare_transport(url: str, options: ConnectOptions) -> _Transport:
+    """Load TLS files and choose the proxy for ``url`` now, so bad ones fail before any I/O."""
+    ssl_context = proxy_ssl_context = None
+    if (
+        options.ssl_context is not None
+        or options.insecure
+        or options.cacert is not None
+        or options.capath is not None
+        or options.cert is not None
+    ):
+        from wsctl import tls
+
+        ssl_context = tls.build_context(options)
+        proxy_ssl_context = tls.build_context(options, client_certificate=False)
+    transport = _Transport(options, ssl_context, proxy_ssl_context, options.tls_server_name)
+    transport.proxy_for(url)  # raises InvalidInput for a bad proxy variable or missing SOCKS
+    return transport
+
+
+def _identity_headers(options: ConnectOptions) -> list[tuple[str, str]]:
+    """Authorization from ``--auth`` or ``--bearer-env``: sent only to the first origin
+    (websockets drops Authorization on cross-origin redirects)."""
+    if options.auth is not None:
+        from websockets.headers import build_authorization_basic
+
+        return [("Authorization", build_authorization_basic(*options.auth))]
+    if options.bearer_token is not None:
+        return [("Authorization", f"Bearer {options.bearer_token}")]
+    return []
+
+
 def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> dict[str, Any]:
     headers = [(name, value) for name, value in options.headers if name.lower() != "user-agent"]
     user_agents = [value for name, value in options.headers if name.lower() == "user-agent"]
@@ -409,13 +526,33 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
     }
     if user_agents:
         kwargs["user_agent_header"] = user_agents[-1]
+    headers.extend(_identity_headers(options))
+    kwargs["additional_headers"] = headers or None
+    if options.user_agent is not None:
+        kwargs["user_agent_header"] = options.user_agent or None  # "": no User-Agent at all
+    if options.origin is not None:
+        kwargs["origin"] = options.origin
+    if options.compression:
+        from wsctl.compression import client_extensions
+
+        kwargs["extensions"] = client_extensions(options.compression, options.compression_threshold)
     return kwargs
 
 
-def _connect_error(url: str, exc: BaseException, options: ConnectOptions) -> WebSocketError:
-    """Explain why connecting failed, in one line."""
+def _connect_error(
+    url: str, exc: BaseException, options: ConnectOptions, proxy: Any = None
+) -> WebSocketError:
+    """Explain why connecting failed, in one line (``proxy``: the ProxyChoice in use)."""
     if isinstance(exc, WebSocketError):
         return exc
+    url = redact_url(url)  # error lines end up in CI logs: no tokens from the query string
+    special = _tls_or_proxy_error(url, exc, options, proxy)
+    if special is not None:
+        return special
+    if proxy is not None and isinstance(exc, OSError | TimeoutError):
+        error = _connect_error(url, exc, options)
+        error.message += f" (through proxy {proxy.describe()})"
+        return error
     if isinstance(exc, TimeoutError):
         limit = format_duration(options.dial_timeout or 0)
         return Timeout(f"timed out after {limit} connecting to {url} (--dial-timeout)")
@@ -436,12 +573,6 @@ def _connect_error(url: str, exc: BaseException, options: ConnectOptions) -> Web
         return ConnectionFailed(f"cannot connect to {url}: {exc}", retryable=False)
     if isinstance(exc, InvalidHandshake):
         return ConnectionFailed(f"WebSocket handshake with {url} failed: {exc}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return ConnectionFailed(
-            f"cannot connect to {url}: TLS certificate verification failed: "
-            f"{exc.verify_message or exc.reason}",
-            retryable=False,
-        )
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed(f"cannot connect to {url}: TLS error: {exc.reason or exc}")
     if isinstance(exc, socket.gaierror):
@@ -456,22 +587,112 @@ def _connect_error(url: str, exc: BaseException, options: ConnectOptions) -> Web
     raise exc
 
 
+def _tls_or_proxy_error(
+    url: str, exc: BaseException, options: ConnectOptions, proxy: Any
+) -> WebSocketError | None:
+    """Certificate failures that explain themselves, and failures of the proxy itself."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        from wsctl.tls import explain_certificate_error
+
+        host = options.tls_server_name or urllib.parse.urlsplit(url).hostname or ""
+        return ConnectionFailed(
+            f"cannot connect to {url}: TLS certificate verification failed: "
+            f"{explain_certificate_error(exc, host)}",
+            retryable=False,
+        )
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, ssl.SSLError):
+            from wsctl.tls import explain_tls_error
+
+            explained = explain_tls_error(error)
+            if explained is not None:
+                return ConnectionFailed(f"cannot connect to {url}: {explained}", retryable=False)
+    if not isinstance(exc, ProxyError) or proxy is None:
+        return None
+    shown = proxy.describe()
+    if isinstance(exc, InvalidProxyStatus):
+        status = exc.response.status_code
+        reason = f" {exc.response.reason_phrase}" if exc.response.reason_phrase else ""
+        if status == 407:
+            return ConnectionFailed(
+                f"proxy {shown} requires authentication (HTTP 407): put the credentials in "
+                "the proxy URL, scheme://user:password@host:port",
+                retryable=False,
+                status=status,
+            )
+        return ConnectionFailed(
+            f"proxy {shown} refused the tunnel to {url}: HTTP {status}{reason}",
+            retryable=status in (408, 429) or status >= 500,
+            status=status,
+        )
+    cause = exc.__cause__
+    detail = str(cause) if cause is not None else str(exc)
+    denied = any(word in detail.lower() for word in ("auth", "password", "not allowed"))
+    return ConnectionFailed(
+        f"cannot connect to {url} through proxy {shown}: {detail}", retryable=not denied
+    )
+
+
 async def open_client(
     url: str,
     options: ConnectOptions | None = None,
     *,
     observer: Observer | None = None,
 ) -> Client:
-    """Check the policy, then open a connection to ``url``; see :func:`connect`."""
+    """Check the policy, then open a connection to ``url``; see :func:`connect`.
+
+    With ``options.retries``, retryable failures are tried again after a backoff; the
+    observer hears of each retry as a ``"retry"`` event.
+    """
     options = options or ConnectOptions()
     validate_url(url)
     check_url = _check_policy(options)
     check_url(url)
+    transport = _prepare_transport(url, options)
+
+    async def attempt() -> Client:
+        return await _open_once(url, options, check_url, transport, observer)
+
+    if options.retries == 0:
+        return await attempt()
+    from wsctl.retry import RetryNotice, retrying
+
+    def notify(notice: RetryNotice) -> None:
+        if observer is not None:
+            observer(
+                HandshakeEvent(
+                    "retry",
+                    url,
+                    message=str(notice.error),
+                    attempt=notice.retry,
+                    attempts=notice.retries or 0,
+                    delay=notice.delay,
+                )
+            )
+
+    return await retrying(
+        attempt,
+        retries=options.retries,
+        delay=options.retry_delay,
+        max_delay=options.retry_max_delay,
+        notify=notify,
+    )
+
+
+async def _open_once(
+    url: str,
+    options: ConnectOptions,
+    check_url: Callable[[str], None],
+    transport: _Transport,
+    observer: Observer | None,
+) -> Client:
+    """One connection attempt, redirects included."""
     connector = _PolicyCheckedConnect(
         url,
         check_url=check_url,
         max_redirects=options.max_redirects,
         observer=observer,
+        transport=transport,
         **_websockets_kwargs(options, observer),
     )
     try:
@@ -479,9 +700,18 @@ async def open_client(
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc, InvalidHandshake | ValueError) else None
         raise _connect_error(
-            url, cause if isinstance(cause, WebSocketError) else exc, options
+            url,
+            cause if isinstance(cause, WebSocketError) else exc,
+            options,
+            connector.proxy_choice,
         ) from (None)
-    return Client(connection, connector.uri, options)
+    client = Client(connection, connector.uri, options)
+    if options.compression and observer is not None:
+        described = client.compression or (
+            "the server declined permessage-deflate; messages are sent uncompressed"
+        )
+        observer(HandshakeEvent("note", client.url, message=f"compression: {described}"))
+    return client
 
 
 class connect:

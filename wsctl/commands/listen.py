@@ -12,6 +12,7 @@ from wsctl.environment import Environment
 from wsctl.errors import ExitCode
 from wsctl.options import DURATION, common_options, connection_options, receive_output_options
 from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
+from wsctl.redact import redact_url
 from wsctl.session import close_quietly, run
 from wsctl.settings import ConnectOptions, validate_url
 
@@ -121,7 +122,7 @@ async def _listen(
                     "extensions": client.extensions,
                 }
             )
-        status.detail(f"connected to {client.url}")
+        status.detail(f"connected to {redact_url(client.url)}")
         for text in send_messages:
             await client.send(text)
         received = 0

@@ -11,6 +11,7 @@ from wsctl.environment import Environment
 from wsctl.errors import ExitCode
 from wsctl.inputs import StreamReader
 from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
+from wsctl.redact import redact_url
 from wsctl.session import Receiver, close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions
 
@@ -48,7 +49,8 @@ async def send_session(env: Environment, url: str, options: ConnectOptions, plan
     source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
     client = await connect(url, options, observer=status.handshake)
     status.detail(
-        f"connected to {url}" + (f" ({client.subprotocol})" if client.subprotocol else "")
+        f"connected to {redact_url(client.url)}"
+        + (f" ({client.subprotocol})" if client.subprotocol else "")
     )
     receiver = Receiver(client, writer)
     try:
