@@ -8,7 +8,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-from conftest import TIMEOUT, Recorder, LoopbackServer, echo, invoke, wsctl_command
+from conftest import TIMEOUT, LoopbackServer, Recorder, echo, invoke, wsctl_command
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response

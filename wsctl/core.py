@@ -440,10 +440,8 @@ def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
     """Load the policies in force now and return the check to run on each URL."""
     policy = options.policy
     if policy is None:
-        try:  # TEMPORARY until wsctl.policy lands
-            from wsctl import policy as policy_module
-        except ImportError:
-            return lambda url: None
+        from wsctl import policy as policy_module
+
         policy = policy_module.discover(options.policy_file)
     check: Callable[[str], None] = policy.check_connect
     return check
