@@ -133,6 +133,24 @@ class Client:
         """Headers of the server's ``101 Switching Protocols`` response."""
         return self._connection.response.headers if self._connection.response else Headers()
 
+    @property
+    def tls_info(self) -> dict[str, Any] | None:
+        """The TLS session of a ``wss://`` connection; ``None`` for ``ws://``.
+
+        Keys: ``version`` (``"TLSv1.3"``), ``cipher``, ``bits`` and ``peer_certificate`` (as
+        :meth:`ssl.SSLSocket.getpeercert` gives it; ``None`` when it was not verified).
+        """
+        ssl_object = self._connection.transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return None
+        cipher = ssl_object.cipher()
+        return {
+            "version": ssl_object.version(),
+            "cipher": cipher[0] if cipher else None,
+            "bits": cipher[2] if cipher else None,
+            "peer_certificate": ssl_object.getpeercert() or None,
+        }
+
     # -- sending -------------------------------------------------------------------------
 
     async def send(self, data: str | bytes, type: int | None = None) -> None:
