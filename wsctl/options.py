@@ -59,17 +59,39 @@ class SizeType(click.ParamType):  # type: ignore[type-arg]
 
 
 class HeaderType(click.ParamType):  # type: ignore[type-arg]
-    """``"Name: value"`` → ``(name, value)``."""
+    """``"Name: value"`` → ``(name, value)``; ``@FILE`` → a list of them, one per line."""
 
     name = "header"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
+        if isinstance(value, tuple | list):
             return value
+        if value.startswith("@"):
+            return self._from_file(value[1:], param, ctx)
         try:
             return parse_header(value)
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
+
+    def _from_file(
+        self, path: str, param: click.Parameter | None, ctx: click.Context | None
+    ) -> list[tuple[str, str]]:
+        """Headers from a file as curl's ``-H @FILE``: blank lines and ``#`` comments skipped."""
+        try:
+            with open(path, encoding="utf-8") as file:
+                lines = file.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.fail(f"cannot read headers from {path}: {reason}", param, ctx)
+        headers = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                headers.append(parse_header(line))
+            except InvalidInput as exc:
+                self.fail(f"{path}:{number}: {exc}", param, ctx)
+        return headers
 
 
 class CloseCodeType(click.ParamType):  # type: ignore[type-arg]
@@ -131,6 +153,24 @@ _CONNECTION_PARAMS = (
     "read_limit",
     "channel_capacity",
     "policy_file",
+    *(
+        "origin",
+        "user_agent",
+        "auth",
+        "bearer_env",
+        "proxy",
+        "no_proxy",
+        "cacert",
+        "capath",
+        "cert",
+        "key",
+        "key_password_env",
+        "insecure",
+        "tls_server_name",
+        "retry",
+        "retry_delay",
+        "retry_max_delay",
+    ),
 )
 
 _CONNECTION_OPTIONS = [
@@ -173,13 +213,15 @@ _CONNECTION_OPTIONS = [
         type=CompressionType(),
         default="disabled",
         show_default=True,
-        help="permessage-deflate mode.",
+        help="permessage-deflate (RFC 7692); context-takeover falls back to no-context "
+        "when the server asks for it.",
     ),
     click.option(
         "--compression-threshold",
         type=SIZE,
         default="0",
-        help="Send messages smaller than this uncompressed (0: library default).",
+        help="Send messages smaller than this uncompressed [default: 0, meaning 128 bytes "
+        "with context takeover, 512 without].",
     ),
     click.option(
         "--read-limit",
@@ -201,6 +243,99 @@ _CONNECTION_OPTIONS = [
         type=click.Path(dir_okay=False),
         help="Security policy file (TOML); see 'wsctl policy'.",
     ),
+    # -- identity --------------------------------------------------------------------------
+    click.option(
+        "-o",
+        "--origin",
+        metavar="URL",
+        help="Origin header, e.g. https://example.com (default: none).",
+    ),
+    click.option(
+        "--user-agent",
+        metavar="TEXT",
+        help="User-Agent header ('' sends none) [default: Python/x websockets/x].",
+    ),
+    click.option(
+        "--auth",
+        metavar="USER[:PASSWORD]",
+        help="HTTP Basic authentication; without :PASSWORD it is asked on a terminal.",
+    ),
+    click.option(
+        "--bearer-env",
+        metavar="VAR",
+        help="Send 'Authorization: Bearer' with the token in environment variable VAR.",
+    ),
+    # -- proxies ---------------------------------------------------------------------------
+    click.option(
+        "--proxy",
+        metavar="URL",
+        help="Proxy: http://, https://, socks5:// or socks5h://, with user:password@ if "
+        "needed [default: HTTPS_PROXY for wss://, HTTP_PROXY for ws://, then ALL_PROXY; "
+        "NO_PROXY honoured].",
+    ),
+    click.option(
+        "--no-proxy",
+        is_flag=True,
+        help="Connect directly, ignoring the proxy environment variables.",
+    ),
+    # -- TLS -------------------------------------------------------------------------------
+    click.option(
+        "--cacert",
+        metavar="FILE",
+        help="Trust the CA certificates in this PEM file instead of the system store.",
+    ),
+    click.option(
+        "--capath",
+        metavar="DIR",
+        help="Trust the CA certificates in this hashed directory (c_rehash) instead.",
+    ),
+    click.option(
+        "--cert",
+        metavar="FILE",
+        help="Client certificate (PEM; may hold the key too).",
+    ),
+    click.option("--key", metavar="FILE", help="Private key of --cert (PEM)."),
+    click.option(
+        "--key-password-env",
+        metavar="VAR",
+        help="Passphrase of an encrypted key, from environment variable VAR "
+        "[default: asked on a terminal].",
+    ),
+    click.option(
+        "-k",
+        "--insecure",
+        is_flag=True,
+        help="Do not verify the server's certificate (unsafe; warns every time).",
+    ),
+    click.option(
+        "--tls-server-name",
+        metavar="NAME",
+        help="Server name for SNI and certificate checks [default: the URL's host].",
+    ),
+    # -- retries ---------------------------------------------------------------------------
+    click.option(
+        "--retry",
+        type=click.IntRange(0, 1000),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="Retry a failed connection up to N times (refused, timeout, 5xx, 429, 408); "
+        "never after 4xx, certificate errors or a policy denial.",
+    ),
+    click.option(
+        "--retry-delay",
+        type=DURATION,
+        default="1s",
+        show_default=True,
+        help="Delay before the first retry; it doubles each time, with jitter.",
+    ),
+    click.option(
+        "--retry-max-delay",
+        type=DURATION,
+        default="30s",
+        show_default=True,
+        help="Longest delay between retries.",
+    ),
 ]
 
 
@@ -210,9 +345,12 @@ def connection_options(function: F) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         values = {name: kwargs.pop(name) for name in _CONNECTION_PARAMS}
+        headers: list[tuple[str, str]] = []
+        for item in values["headers"]:  # -H @FILE gives a list of headers
+            headers.extend(item if isinstance(item, list) else [item])
         try:
             kwargs["options"] = ConnectOptions(
-                headers=tuple(values["headers"]),
+                headers=tuple(headers),
                 subprotocols=tuple(values["subprotocols"]),
                 dial_timeout=values["dial_timeout"],
                 read_timeout=values["read_timeout"],
@@ -222,15 +360,94 @@ def connection_options(function: F) -> F:
                 read_limit=values["read_limit"],
                 channel_capacity=values["channel_capacity"],
                 policy_file=values["policy_file"],
+                **_connection_extras(values),
             )
         except InvalidInput as exc:
             raise click.UsageError(str(exc)) from None
+        kwargs["options"] = _prepare_tls(kwargs["options"])
         return function(*args, **kwargs)
 
     decorated: Any = wrapper
     for option in reversed(_CONNECTION_OPTIONS):
         decorated = option(decorated)
     return decorated  # type: ignore[no-any-return]
+
+
+def _environment() -> Any:
+    """The command's :class:`~wsctl.environment.Environment` (set by the group)."""
+    from wsctl.environment import Environment
+
+    ctx = click.get_current_context(silent=True)
+    env = ctx.find_object(Environment) if ctx is not None else None
+    return env if env is not None else Environment.from_process()
+
+
+def _from_env_var(variable: str, flag: str) -> str:
+    """A secret from the environment, so that it stays out of ``ps`` and shell history."""
+    import os
+
+    value = os.environ.get(variable)
+    if value is None:
+        raise InvalidInput(f"{flag} {variable}: the environment variable {variable} is not set")
+    if not value:
+        raise InvalidInput(f"{flag} {variable}: the environment variable {variable} is empty")
+    return value
+
+
+def _connection_extras(values: dict[str, Any]) -> dict[str, Any]:
+    """ConnectOptions fields from identity, proxy, TLS and retry options; may prompt."""
+    extras: dict[str, Any] = {
+        "origin": values["origin"],
+        "user_agent": values["user_agent"],
+        "proxy": values["proxy"],
+        "no_proxy": values["no_proxy"],
+        "cacert": values["cacert"],
+        "capath": values["capath"],
+        "cert": values["cert"],
+        "key": values["key"],
+        "insecure": values["insecure"],
+        "tls_server_name": values["tls_server_name"],
+        "retries": values["retry"],
+        "retry_delay": values["retry_delay"],
+        "retry_max_delay": values["retry_max_delay"],
+    }
+    if values["auth"] is not None:
+        user, sep, password = values["auth"].partition(":")
+        if not sep:
+            if not _environment().stdin_isatty:
+                raise InvalidInput(
+                    f"--auth {user}: no password, and no terminal to ask for it on; "
+                    "give --auth USER:PASSWORD"
+                )
+            password = click.prompt(f"Password for {user}", hide_input=True, err=True)
+        extras["auth"] = (user, password)
+    if values["bearer_env"] is not None:
+        extras["bearer_token"] = _from_env_var(values["bearer_env"], "--bearer-env").strip()
+    if values["key_password_env"] is not None:
+        extras["key_password"] = _from_env_var(values["key_password_env"], "--key-password-env")
+    elif values["cert"] is not None and _environment().stdin_isatty:
+        key = values["key"] or values["cert"]
+        # Called by the ssl module only if the key turns out to be encrypted.
+        extras["key_password"] = lambda: click.prompt(
+            f"Passphrase for {key}", hide_input=True, err=True
+        )
+    return extras
+
+
+def _prepare_tls(options: ConnectOptions) -> ConnectOptions:
+    """Load the TLS files now (bad ones: exit 2 before any I/O) and warn about ``-k``."""
+    if options.insecure:
+        from wsctl.output import StatusWriter
+        from wsctl.tls import INSECURE_WARNING
+
+        StatusWriter(_environment()).warning(INSECURE_WARNING)
+    if not (options.cacert or options.capath or options.cert or options.insecure):
+        return options
+    import dataclasses
+
+    from wsctl.tls import build_context
+
+    return dataclasses.replace(options, ssl_context=build_context(options), key_password=None)
 
 
 def common_options(function: F) -> F:

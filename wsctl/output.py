@@ -169,9 +169,15 @@ class StatusWriter:
 
     def handshake(self, event: HandshakeEvent) -> None:
         """Show a handshake step with ``--verbose``; secrets are redacted."""
+        if event.kind == "retry":  # every attempt is reported, verbose or not
+            of = f" of {event.attempts}" if event.attempts else ""
+            self.info(f"{event.message}; retry {event.attempt}{of} in {event.delay:.1f}s")
+            return
         if not self.verbose:
             return
-        if event.kind == "redirect":
+        if event.kind == "note":
+            self._line(event.message)
+        elif event.kind == "redirect":
             self._line(f"redirected to {redact_url(event.url)}")
         elif event.kind == "request" and event.request is not None:
             self._line(f"> GET {redact_url(event.request.path)} HTTP/1.1")

@@ -264,6 +264,35 @@ class ConnectOptions:
     policy_file: str | None = None
     #: Set by tests and embedders to skip policy discovery: an explicit policy set.
     policy: Any = field(default=None, compare=False)
+    # -- identity (issue 6): turned into handshake headers by the core ---------------------
+    #: ``--auth user:password``: HTTP Basic credentials.
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    #: ``--bearer-env VAR``: sent as ``Authorization: Bearer TOKEN``.
+    bearer_token: str | None = field(default=None, repr=False)
+    #: ``-o/--origin``: the Origin header.
+    origin: str | None = None
+    #: ``--user-agent``; ``""`` sends no User-Agent header at all.
+    user_agent: str | None = None
+    # -- proxies: ``None`` means HTTPS_PROXY / HTTP_PROXY / ALL_PROXY with NO_PROXY ----------
+    #: ``--proxy URL`` (http, https, socks5, socks5h); hidden from repr: it may hold a password.
+    proxy: str | None = field(default=None, repr=False)
+    #: ``--no-proxy``: connect directly whatever the environment says.
+    no_proxy: bool = False
+    # -- TLS: the system trust store unless cacert/capath --------------------------------
+    cacert: str | None = None
+    capath: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    #: The key's passphrase, or a callable that asks for it (only called for encrypted keys).
+    key_password: Any = field(default=None, repr=False, compare=False)
+    insecure: bool = False
+    tls_server_name: str | None = None
+    #: A ready ``ssl.SSLContext`` (built by the CLI, or the embedder's own); wins over the above.
+    ssl_context: Any = field(default=None, repr=False, compare=False)
+    # -- retries: connection attempts after retryable failures, with backoff and jitter ---
+    retries: int = 0
+    retry_delay: float = 1.0
+    retry_max_delay: float = 30.0
 
     def __post_init__(self) -> None:
         for name, value in self.headers:
@@ -296,6 +325,7 @@ class ConnectOptions:
         object.__setattr__(
             self, "ping_timeout", _optional_timeout(self.ping_timeout, "ping timeout")
         )
+        _validate_connection_extras(self)
 
     @property
     def effective_read_limit(self) -> int:
@@ -321,6 +351,9 @@ class ConnectOptions:
 
         ``headers`` may be a mapping, pairs, or ``"Name: value"`` strings.
         """
+        for name in ("retry_delay", "retry_max_delay"):  # spec-style durations, like the rest
+            if extra.get(name) is not None:
+                extra[name] = parse_duration(extra[name], name=name.replace("_", " "))
         return cls(
             headers=_header_pairs(headers),
             subprotocols=tuple(protocols or ()),
@@ -356,3 +389,105 @@ def _header_pairs(
             name, value = item
             pairs.append(validate_header(name, value))
     return tuple(pairs)
+
+
+#: The most connection attempts ``--retry`` may add.
+MAX_RETRIES = 1000
+
+# A host name for SNI and certificate checks: DNS labels, or an IP address.
+_HOST_NAME = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,62}(\.[A-Za-z0-9_\-]{1,63})*\.?|[0-9A-Fa-f:.]+"
+)
+
+
+def _no_control(value: str, what: str) -> None:
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise InvalidInput(f"invalid {what}: contains control characters")
+
+
+def _validate_connection_extras(options: ConnectOptions) -> None:
+    """Check identity, proxy, TLS and retry settings; file contents are checked by wsctl.tls."""
+    header_names = {name.lower() for name, _ in options.headers}
+    if options.auth is not None:
+        user, password = options.auth
+        if not user:
+            raise InvalidInput("invalid --auth: the user name is empty")
+        if ":" in user:
+            raise InvalidInput("invalid --auth: the user name may not contain ':'")
+        _no_control(user + password, "--auth")
+        if options.bearer_token is not None:
+            raise InvalidInput("give either --auth or --bearer-env, not both")
+    if options.bearer_token is not None:
+        token = options.bearer_token
+        if not token or any(ch.isspace() for ch in token):
+            raise InvalidInput("invalid bearer token: it is empty or contains white space")
+        _no_control(token, "bearer token")
+    if (options.auth or options.bearer_token) and "authorization" in header_names:
+        raise InvalidInput(
+            "give either --auth/--bearer-env or an Authorization header (-H), not both"
+        )
+    if options.origin is not None:
+        _validate_origin(options.origin)
+        if "origin" in header_names:
+            raise InvalidInput("give either --origin or an Origin header (-H), not both")
+    if options.user_agent is not None:
+        _no_control(options.user_agent, "--user-agent")
+        if "user-agent" in header_names:
+            raise InvalidInput("give either --user-agent or a User-Agent header (-H), not both")
+    if options.proxy is not None:
+        if options.no_proxy:
+            raise InvalidInput("give either --proxy or --no-proxy, not both")
+        from wsctl.proxy import normalize_proxy_url
+
+        object.__setattr__(options, "proxy", normalize_proxy_url(options.proxy))
+    _validate_tls_files(options)
+    _in_range(options.retries, 0, MAX_RETRIES, "retry count")
+    for name in ("retry_delay", "retry_max_delay"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise InvalidInput(f"invalid --{name.replace('_', '-')}: must not be negative")
+        object.__setattr__(options, name, float(value))
+    if options.retry_max_delay < options.retry_delay:
+        raise InvalidInput("invalid --retry-max-delay: it is shorter than --retry-delay")
+
+
+def _validate_origin(origin: str) -> None:
+    """An Origin is ``null`` or ``scheme://host[:port]`` with no path (RFC 6454)."""
+    _no_control(origin, "--origin")
+    if origin == "null":
+        return
+    try:
+        parts = urllib.parse.urlsplit(origin)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise InvalidInput(f"invalid --origin {origin!r}: {exc}") from None
+    if not parts.scheme or not parts.hostname or " " in origin:
+        raise InvalidInput(
+            f"invalid --origin {origin!r}: expected scheme://host[:port], e.g. https://example.com"
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InvalidInput(f"invalid --origin {origin!r}: an origin has no path or query")
+
+
+def _validate_tls_files(options: ConnectOptions) -> None:
+    """Fail early, before any I/O, on TLS files that are missing or of the wrong kind."""
+    import os
+
+    files = (("--cacert", options.cacert), ("--cert", options.cert), ("--key", options.key))
+    for flag, path in files:
+        if path is None:
+            continue
+        if not os.path.isfile(path):
+            reason = "it is a directory" if os.path.isdir(path) else "no such file"
+            raise InvalidInput(f"invalid {flag} {path}: {reason}")
+        if not os.access(path, os.R_OK):
+            raise InvalidInput(f"invalid {flag} {path}: permission denied")
+    if options.capath is not None and not os.path.isdir(options.capath):
+        raise InvalidInput(f"invalid --capath {options.capath}: not a directory")
+    if options.key is not None and options.cert is None:
+        raise InvalidInput("--key needs --cert: the certificate that goes with the key")
+    if options.key_password is not None and options.cert is None:
+        raise InvalidInput("a key passphrase needs --cert (and --key when the key is separate)")
+    server_name = options.tls_server_name
+    if server_name is not None and not _HOST_NAME.fullmatch(server_name):
+        raise InvalidInput(f"invalid --tls-server-name {server_name!r}: not a host name")
