@@ -108,8 +108,13 @@ def run(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     except click.exceptions.Abort:
         code = ExitCode.INTERRUPTED
+    except click.UsageError as exc:
+        # One line, naming the problem and where help is; click's default is four lines.
+        command = exc.ctx.command_path if exc.ctx is not None else "wsctl"
+        _error(f"error: {exc.format_message()} (see '{command} --help')")
+        code = ExitCode.INVALID
     except click.ClickException as exc:
-        exc.show()
+        _error(f"error: {exc.format_message()}")
         code = ExitCode.INVALID
     except WebSocketError as exc:
         if show_traceback:

@@ -8,6 +8,7 @@ applies backpressure to the reader, and a terminal's blocking read never stalls 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import os
 import threading
@@ -51,8 +52,8 @@ class StreamReader:
         try:
             future = asyncio.run_coroutine_threadsafe(self._queue.put(item), self._loop)
             future.result()
-        except (RuntimeError, asyncio.CancelledError):  # the loop has ended: nobody is reading
-            pass
+        except (RuntimeError, asyncio.CancelledError, concurrent.futures.CancelledError):
+            pass  # the session has ended: nobody is reading any more
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield the stream's bytes in chunks until EOF."""
