@@ -708,6 +708,7 @@ def machine_facts(floor_python: str) -> dict[str, Any]:
         "click": versions[2] if len(versions) > 2 else "?",
         "commit": commit,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -744,6 +745,8 @@ def render(result: dict[str, Any]) -> str:
         f"wsctl bench  {m['date']}  commit {m['commit']}",
         f"machine: {m['cpus']} cpus ({m['cpu']}), {m['memory']}, Linux {m['kernel']}, "
         f"Python {m['python']}, websockets {m['websockets']}, click {m['click']}",
+        f"load average before/after: {m['load_before']} / {m.get('load_after', '?')}"
+        + ("  (a busy machine: expect noisy figures)" if m["load_before"][0] > 0.5 else ""),
         "tools: " + ", ".join(f"{n} = {t['version']}" for n, t in result["tools"].items()),
     ]
     if "oneshot" in result:
@@ -902,6 +905,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in scenarios:
             print(f"running {name}...", file=sys.stderr, flush=True)
             result[name] = steps[name]()
+    result["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     path = args.json or RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")
