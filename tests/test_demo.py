@@ -75,3 +75,38 @@ def test_demo_stops_quietly_when_its_reader_goes_away() -> None:
     stderr = process.stderr.read()
     assert process.wait(TIMEOUT) == 0
     assert stderr == b""
+
+
+def test_demo_on_a_terminal_prints_the_guide_and_opens_a_session_on_echo(tmp_path: Any) -> None:
+    import pexpect  # type: ignore[import-untyped]
+
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path / "state"),  # the session's history stays in tmp_path
+        "TERM": "xterm",
+        "NO_COLOR": "1",
+        # pexpect never answers prompt_toolkit's cursor-position request; don't wait for it.
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "wsctl", "demo"],
+        env=env,
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(40, 120),
+    )
+    try:
+        child.expect(r"a local server is running at ws://127\.0\.0\.1:\d+/")
+        child.expect("Slash commands:")
+        child.expect("/quit or Ctrl-D")
+        # The interactive session (wsctl connect) announces the /echo URL it opened.
+        child.expect(r"ws://127\.0\.0\.1:\d+/echo")
+        child.send("hello demo\r")
+        child.expect(r"<(?:\x1b\[[0-9;]*[A-Za-z]|\s)*hello demo")  # the echo, as received
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
