@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import os
 import threading
@@ -49,11 +50,15 @@ class StreamReader:
         self._put(None)
 
     def _put(self, item: bytes | BaseException | None) -> None:
+        """Hand ``item`` to the loop, waiting while the queue is full (backpressure)."""
+        put = self._queue.put(item)
         try:
-            future = asyncio.run_coroutine_threadsafe(self._queue.put(item), self._loop)
+            future = asyncio.run_coroutine_threadsafe(put, self._loop)
+        except RuntimeError:  # the loop has closed: the session is over
+            put.close()
+            return
+        with contextlib.suppress(concurrent.futures.CancelledError, asyncio.CancelledError):
             future.result()
-        except (RuntimeError, asyncio.CancelledError, concurrent.futures.CancelledError):
-            pass  # the session has ended: nobody is reading any more
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield the stream's bytes in chunks until EOF."""
