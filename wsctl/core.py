@@ -23,6 +23,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
+    InvalidMessage,
     InvalidProxyStatus,
     InvalidStatus,
     InvalidURI,
@@ -623,6 +624,19 @@ def _tls_or_proxy_error(
             explained = explain_tls_error(error)
             if explained is not None:
                 return ConnectionFailed(f"cannot connect to {url}: {explained}", retryable=False)
+    if (
+        isinstance(exc, InvalidMessage)
+        and isinstance(exc.__cause__, EOFError)
+        and url.startswith("wss:")
+        and options.cert is None
+    ):
+        # A server that wants a client certificate ends a TLS 1.3 connection with an alert
+        # that Python's asyncio reports as a bare EOF; say what it most likely means.
+        return ConnectionFailed(
+            f"cannot connect to {url}: the server closed the connection after the TLS "
+            "handshake without answering; if it requires a client certificate, give one "
+            "with --cert FILE [--key FILE]"
+        )
     if not isinstance(exc, ProxyError) or proxy is None:
         return None
     shown = proxy.describe()

@@ -165,4 +165,9 @@ def explain_tls_error(exc: ssl.SSLError) -> str | None:
         for alert in ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "ACCESS_DENIED")
     ):
         return f"the server rejected the client certificate ({reason})"
+    if "HANDSHAKE_FAILURE" in reason:
+        return (
+            "the TLS handshake failed: the server may require a client certificate "
+            "(--cert FILE) or share no protocol version or cipher with this client"
+        )
     return None
