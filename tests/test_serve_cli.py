@@ -112,6 +112,38 @@ def test_sigint_closes_every_client_with_1001_and_exits_130() -> None:
     run(body)
 
 
+def test_a_second_sigint_drops_a_client_that_never_answers_the_close() -> None:
+    async def body() -> None:
+        async with serve() as server:
+            # A raw client: completes the upgrade, then never answers the Close frame.
+            host_port = server.url.removeprefix("ws://").rstrip("/")
+            host, port = host_port.split(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            key = base64.b64encode(os.urandom(16)).decode()
+            writer.write(
+                f"GET /echo HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            assert await reader.readline() == b"HTTP/1.1 101 Switching Protocols\r\n"
+            stderr = server.process.stderr
+            assert stderr is not None
+
+            async def stderr_line_with(text: str) -> None:
+                while text.encode() not in (line := await stderr.readline()):
+                    assert line, f"stderr ended before {text!r}"
+
+            server.process.send_signal(signal.SIGINT)
+            await stderr_line_with("shutting down")
+            server.process.send_signal(signal.SIGINT)
+            await stderr_line_with("dropping 1 connection")
+            assert await server.process.wait() == 130
+            await reader.read()  # the TCP connection ends
+            writer.close()
+
+    run(body)
+
+
 def test_print_writes_each_received_message_to_stdout() -> None:
     async def body() -> None:
         async with serve("--print", "-v") as server:

@@ -194,6 +194,9 @@ class EmbeddedServer:
         self._server: Server | None = None
         self._chat: dict[ServerConnection, str] = {}
         self._guests = 0
+        # Every connection with a running handler, for abort(); Server.connections lists only
+        # the open ones, not those stuck in a closing handshake.
+        self._connections: set[ServerConnection] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -232,6 +235,17 @@ class EmbeddedServer:
             return
         self._server.close(close_connections=True, code=code, reason=reason)
         await self._server.wait_closed()
+
+    def abort(self) -> int:
+        """Drop every connection at once, without waiting for closing handshakes.
+
+        For a second Ctrl-C while :meth:`close` waits for clients that never answer the Close
+        frame.  Returns how many connections were dropped.
+        """
+        connections = list(self._connections)
+        for connection in connections:
+            connection.transport.abort()
+        return len(connections)
 
     async def wait_closed(self) -> None:
         """Wait until the server has been closed (by :meth:`close`, possibly in another task)."""
@@ -367,6 +381,7 @@ class EmbeddedServer:
         assert connection.request is not None  # the handshake succeeded
         target = urlsplit(connection.request.path)
         peer = _peer(connection)
+        self._connections.add(connection)
         if self.on_connection is not None:
             self.on_connection(ConnectionEvent("open", target.path, peer))
         try:
@@ -384,6 +399,7 @@ class EmbeddedServer:
         except ConnectionClosed:
             pass  # a client that vanishes without a close frame is routine, not a server error
         finally:
+            self._connections.discard(connection)
             if self.on_connection is not None:
                 code, reason = connection.close_code, connection.close_reason or ""
                 self.on_connection(ConnectionEvent("close", target.path, peer, code, reason))

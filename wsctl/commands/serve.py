@@ -9,7 +9,8 @@ Streams, so that scripts can drive it:
   terminal).
 * stderr — ``listening on …``, the endpoints, warnings, and with ``-v`` each connection.
 
-Ctrl-C (SIGINT) and SIGTERM close every client with 1001 (going away), then exit 130 and 0.
+Ctrl-C (SIGINT) and SIGTERM close every client with 1001 (going away), then exit 130 and 0;
+a second one drops the clients that do not answer instead of waiting for them.
 """
 
 from __future__ import annotations
@@ -207,6 +208,15 @@ async def _serve(
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # no loop signal handlers here (Windows, a thread): KeyboardInterrupt still works
 
+    def drop_connections() -> None:
+        dropped = server.abort()
+        status.info(f"dropping {dropped} connection(s) without waiting for their close")
+
+    def restore_signals() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        installed.clear()
+
     logger = logging.getLogger("wsctl.server")
     errors = _ErrorsToStatus(status)
     logger.addHandler(errors)
@@ -215,13 +225,19 @@ async def _serve(
         try:
             _announce(env, server, status)
             code = await stop
-            status.info("shutting down: closing every client with 1001 (going away)")
+            # A client that never answers the Close frame would hold the shutdown for the
+            # close timeout (10s): a second Ctrl-C or SIGTERM drops the connections at once.
+            for signum in installed:
+                loop.add_signal_handler(signum, drop_connections)
+            status.info(
+                "shutting down: closing every client with 1001 (going away); "
+                "Ctrl-C again to drop them at once"
+            )
         finally:
             await server.close()
     finally:
         logger.removeHandler(errors)
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        restore_signals()
     return code
 
 
