@@ -181,3 +181,15 @@ def test_keepalive_ping_without_pong_closes_abnormally(
         client_done.set()
     assert result.exit_code == 6
     assert "keep-alive" in result.stderr
+
+
+def test_json_events_record_an_abnormal_close(make_server: Callable[..., LoopbackServer]) -> None:
+    async def fail(connection: ServerConnection, recorder: Recorder) -> None:
+        await connection.send("partial")
+        await connection.close(1011, "crashed")
+
+    server = make_server(fail)
+    result = invoke(["listen", server.url, "--json", "--events"])
+    assert result.exit_code == 6
+    records = [json.loads(line) for line in result.lines]
+    assert records[-1] == {"type": "close", "code": 1011, "reason": "crashed"}

@@ -9,7 +9,7 @@ import click
 
 from wsctl.core import connect
 from wsctl.environment import Environment
-from wsctl.errors import ExitCode
+from wsctl.errors import ConnectionClosedAbnormally, ExitCode
 from wsctl.options import DURATION, common_options, connection_options, receive_output_options
 from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
 from wsctl.redact import redact_url
@@ -117,7 +117,7 @@ async def _listen(
             writer.event(
                 {
                     "type": "open",
-                    "url": client.url,
+                    "url": redact_url(client.url),
                     "subprotocol": client.subprotocol,
                     "extensions": client.extensions,
                 }
@@ -144,6 +144,12 @@ async def _listen(
             writer.flush()
         status.closed(client.close_code, client.close_reason, by_server=True)
         return ExitCode.OK
+    except ConnectionClosedAbnormally as error:
+        writer.flush()
+        if events:  # the stream records how it ended, abnormal ends included
+            writer.event({"type": "close", "code": error.code, "reason": error.reason})
+            writer.flush()
+        raise
     except BaseException:
         await close_quietly(client)
         raise
