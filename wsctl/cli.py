@@ -97,6 +97,17 @@ def _error(message: str) -> None:
         pass
 
 
+def _show_response_body(exc: WebSocketError) -> None:
+    """A refused upgrade's body usually says why (bad token, wrong path): show its first 1 KiB
+    in every mode, control characters escaped."""
+    body = getattr(exc, "body", b"")
+    if body:
+        from wsctl.diagnostics import body_lines
+
+        for line in body_lines(body):
+            _error(line)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every error is turned into a one-line message."""
     args = sys.argv[1:] if argv is None else argv
@@ -122,6 +133,7 @@ def run(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         _error(f"error: {exc}")
+        _show_response_body(exc)
         code = exc.exit_code
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED

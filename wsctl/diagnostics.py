@@ -61,7 +61,8 @@ def body_lines(body: bytes, limit: int = BODY_LIMIT) -> list[str]:
         if size > limit
         else f"response body ({size} bytes):"
     )
-    lines = shown.split("\n")
+    # CRLF is the norm in HTTP bodies: end lines there, and escape only a CR elsewhere.
+    lines = shown.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [heading, *(f"< {escape_text(line)}" for line in lines)]

@@ -1,0 +1,437 @@
+"""``wsctl ping URL``: WebSocket Pings and their round trips, like ping(8), for CI and monitoring.
+
+The handshake is timed phase by phase on the real connection: the session runs in an event
+loop that times its own DNS lookups, TCP connects and transport setup (TLS included), so the
+numbers are those of the connection that the pings then use — no second lookup, no probe
+connection, and nothing happens before the security policy has allowed the URL.
+
+Light imports only (no rich, no prompt_toolkit): ping is meant to start fast in a CI job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import click
+
+from wsctl.checks import REPORT
+from wsctl.core import Client, connect
+from wsctl.diagnostics import client_lines
+from wsctl.durations import format_duration
+from wsctl.environment import Environment
+from wsctl.errors import CheckFailed, ExitCode, InvalidInput, OutputClosed, Timeout
+from wsctl.options import DURATION, common_options, connection_options
+from wsctl.output import StatusWriter
+from wsctl.redact import redact_header, redact_url
+from wsctl.report import PingResult, ReportTarget, RunRecord, ping_summary, recording
+from wsctl.session import close_quietly
+from wsctl.settings import ConnectOptions, validate_url
+
+#: A Ping carries at most 125 bytes; the sequence number appended takes up to 11 of them.
+MAX_PAYLOAD_TEXT = 114
+
+
+# -- timing the handshake ------------------------------------------------------------------
+
+
+@dataclass
+class HandshakeClock:
+    """Phase times of the latest connection attempt, filled in by :class:`TimingLoop`."""
+
+    dns: float | None = None
+    tcp_start: float | None = None
+    tcp_end: float | None = None
+    transport_ready: float | None = None
+    tls: bool = False
+    peer: str | None = None
+    attempts: int = 0
+    #: When the first attempt began: the policy check and setup before it are not network time.
+    network_start: float | None = None
+
+    def phases(self, start: float, done: float) -> dict[str, float | None]:
+        """Seconds per phase: ``dns`` (None for an IP address), ``tcp``, ``tls`` (None for
+        ws://), ``upgrade`` (request to 101 response) and ``total`` (from the first network
+        call, redirects included)."""
+        tcp = tls = upgrade = None
+        if self.tcp_start is not None and self.tcp_end is not None:
+            tcp = self.tcp_end - self.tcp_start
+            if self.tls and self.transport_ready is not None:
+                tls = self.transport_ready - self.tcp_end
+        if self.transport_ready is not None:
+            upgrade = done - self.transport_ready
+        begin = self.network_start if self.network_start is not None else start
+        return {"dns": self.dns, "tcp": tcp, "tls": tls, "upgrade": upgrade, "total": done - begin}
+
+
+def _address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address)
+
+
+class TimingLoop(asyncio.SelectorEventLoop):
+    """An event loop that times the DNS lookup, TCP connect and TLS setup of its connections.
+
+    Each ``create_connection`` (one per connection attempt, redirects included) starts a new
+    measurement, so the phases describe the connection that was finally used.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = HandshakeClock()
+
+    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        """Time one connection attempt; TLS, when asked for, completes inside it."""
+        previous = self.clock
+        self.clock = HandshakeClock(
+            tls=kwargs.get("ssl") is not None,
+            attempts=previous.attempts + 1,
+            network_start=self.time() if previous.network_start is None else previous.network_start,
+        )
+        result = await super().create_connection(*args, **kwargs)
+        self.clock.transport_ready = self.time()
+        return result
+
+    async def getaddrinfo(self, *args: Any, **kwargs: Any) -> Any:
+        """Time the DNS lookup (not called at all for an IP address)."""
+        start = self.time()
+        try:
+            return await super().getaddrinfo(*args, **kwargs)
+        finally:
+            self.clock.dns = (self.clock.dns or 0.0) + self.time() - start
+
+    async def sock_connect(self, sock: Any, address: Any) -> None:
+        """Time the TCP connect, from the first address tried to the one that answered."""
+        start = self.time()
+        if self.clock.tcp_start is None:
+            self.clock.tcp_start = start
+        await super().sock_connect(sock, address)
+        self.clock.tcp_end = self.time()
+        self.clock.peer = _address(address)
+
+
+def run_timed(session: Coroutine[Any, Any, int]) -> int:
+    """Run ``session`` in a :class:`TimingLoop`; Ctrl-C cancels it, then KeyboardInterrupt."""
+    factory: Callable[[], asyncio.AbstractEventLoop] = (
+        TimingLoop if sys.platform != "win32" else asyncio.new_event_loop
+    )
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(session)
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+def handshake_line(phases: dict[str, float | None]) -> str:
+    """``handshake 1.921 ms: dns 0.210 ms, tcp 0.280 ms, tls 0.951 ms, upgrade 0.480 ms``."""
+    parts = [
+        f"{name} {_ms(value)}"
+        for name, value in phases.items()
+        if name != "total" and value is not None
+    ]
+    total = phases["total"] or 0.0
+    return f"handshake {_ms(total)}" + (f": {', '.join(parts)}" if parts else "")
+
+
+def summary_lines(url: str, pings: list[PingResult], elapsed: float) -> list[str]:
+    """ping(8)'s closing statistics."""
+    summary = ping_summary(pings)
+    lines = [
+        f"--- {url} ping statistics ---",
+        f"{summary['sent']} pings sent, {summary['received']} pongs received, "
+        f"{summary['loss_percent']:g}% loss, time {elapsed * 1000:.0f} ms",
+    ]
+    rtt = summary["rtt_ms"]
+    if rtt is not None:
+        lines.append(
+            f"rtt min/avg/max/mdev = {rtt['min']:.3f}/{rtt['avg']:.3f}/{rtt['max']:.3f}/"
+            f"{rtt['mdev']:.3f} ms"
+        )
+    return lines
+
+
+class PingPrinter:
+    """Ping's result lines on stdout; nothing but the summary with ``-q``, nothing with --json."""
+
+    def __init__(self, stream: BinaryIO, *, quiet: bool, silent: bool) -> None:
+        self._stream = stream
+        self.quiet = quiet or silent
+        self.silent = silent
+
+    def line(self, text: str, *, summary: bool = False) -> None:
+        """Write one line (a summary line survives ``-q``)."""
+        if self.silent or (self.quiet and not summary):
+            return
+        try:
+            self._stream.write(text.encode("utf-8", "replace") + b"\n")
+            self._stream.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+
+
+# -- the session ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PingPlan:
+    """What ``wsctl ping`` was asked to do, validated by the command."""
+
+    count: int
+    interval: float
+    timeout: float | None
+    payload: str
+    handshake_only: bool
+    verbose: bool
+    quiet: bool
+    json_output: bool
+    reports: tuple[ReportTarget, ...] = field(default=())
+
+    def data(self, seq: int) -> bytes:
+        """The Ping payload of ping ``seq``: unique, so each pong is matched to its ping."""
+        return (f"{self.payload} {seq}" if self.payload else str(seq)).encode("utf-8")
+
+
+class _Counter:
+    """How many messages the server pushed while being pinged."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def __call__(self) -> int:
+        return self.value
+
+
+async def _drain(client: Client, counter: _Counter) -> None:
+    """Read (and drop) what the server sends: unread messages would stop reading, and with it
+    the pongs.  Ends with the connection; the next ping then reports why it ended."""
+    while True:
+        try:
+            if await client.recv() is None:
+                return
+        except Timeout:  # defensive: ping clears --read-timeout, which means nothing to it
+            continue
+        counter.value += 1
+
+
+async def ping_session(
+    env: Environment, url: str, options: ConnectOptions, plan: PingPlan, record: RunRecord
+) -> int:
+    """Connect, time the handshake, ping ``plan.count`` times (0: until Ctrl-C), summarise."""
+    status = StatusWriter(env, verbose=plan.verbose, quiet=plan.quiet)
+    out = PingPrinter(env.stdout, quiet=plan.quiet, silent=plan.json_output)
+    loop = asyncio.get_running_loop()
+    shown_url = redact_url(url)
+    start = loop.time()
+    client = await connect(url, options, observer=status.handshake)
+    done = loop.time()
+    clock: HandshakeClock | None = getattr(loop, "clock", None)
+    phases: dict[str, float | None] = (
+        clock.phases(start, done) if clock is not None else {"total": done - start}
+    )
+    record.connected(client, done - start)
+    record.handshake = phases
+    record.peer = clock.peer if clock is not None else None
+    try:
+        peer = f" ({record.peer})" if record.peer else ""
+        out.line(f"PING {shown_url}{peer}", summary=True)
+        out.line(handshake_line(phases), summary=True)
+        if status.verbose:
+            for text in client_lines(client):
+                status.detail(text)
+        if plan.handshake_only:
+            out.line("HTTP/1.1 101 Switching Protocols")
+            for name, value in client.response_headers.raw_items():
+                out.line(f"{name}: {redact_header(name, value)}")
+            await client.close()
+            return ExitCode.OK
+        return await _pings(client, plan, record, out, shown_url)
+    except BaseException:
+        await close_quietly(client)
+        raise
+
+
+async def _pings(
+    client: Client, plan: PingPlan, record: RunRecord, out: PingPrinter, shown_url: str
+) -> int:
+    loop = asyncio.get_running_loop()
+    pings: list[PingResult] = []
+    record.pings = pings
+    record.ping_count = plan.count
+    peer = record.peer or shown_url
+    counter = _Counter()
+    record.count_received = counter
+    drain = asyncio.create_task(_drain(client, counter), name="wsctl-ping-drain")
+    first = loop.time()
+    elapsed = 0.0
+    try:
+        sequence = itertools.count(1) if plan.count == 0 else range(1, plan.count + 1)
+        for seq in sequence:
+            due = first + (seq - 1) * plan.interval
+            if (delay := due - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            data = plan.data(seq)
+            try:
+                rtt: float | None = await client.ping(data, timeout=plan.timeout)
+            except Timeout:
+                rtt = None
+            pings.append(PingResult(seq, len(data), rtt))
+            elapsed = loop.time() - first
+            if rtt is None:
+                out.line(f"no pong for seq={seq} within {format_duration(plan.timeout or 0)}")
+            else:
+                out.line(f"pong from {peer}: seq={seq} bytes={len(data)} time={_ms(rtt)}")
+    except BaseException:  # Ctrl-C or a closed connection: the summary still tells what happened
+        _print_summary(out, shown_url, pings, elapsed)
+        raise
+    finally:
+        drain.cancel()
+        if drain.done() and not drain.cancelled():
+            drain.exception()  # seen: the ping that failed after it reports the same closure
+    _print_summary(out, shown_url, pings, elapsed)
+    await client.close()
+    summary = ping_summary(pings)
+    if summary["lost"]:
+        raise CheckFailed(
+            f"{summary['lost']} of {summary['sent']} pings lost "
+            f"({summary['loss_percent']:g}% loss) from {shown_url}"
+        )
+    return ExitCode.OK
+
+
+def _print_summary(out: PingPrinter, url: str, pings: list[PingResult], elapsed: float) -> None:
+    out.line("", summary=True)
+    for text in summary_lines(url, pings, elapsed):
+        out.line(text, summary=True)
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+@click.command("ping")
+@click.argument("url")
+@click.option(
+    "-c",
+    "--count",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Send N pings, then stop (0: until Ctrl-C).",
+)
+@click.option(
+    "-i",
+    "--interval",
+    type=DURATION,
+    default="1s",
+    show_default=True,
+    help="Time between pings (from one ping to the next).",
+)
+@click.option(
+    "-W",
+    "--timeout",
+    "pong_timeout",
+    type=DURATION,
+    default="5s",
+    show_default=True,
+    help="How long to wait for each pong before counting it lost (0: forever).",
+)
+@click.option(
+    "--payload",
+    default="",
+    metavar="TEXT",
+    help=f"Text carried by every Ping, followed by its sequence number "
+    f"(at most {MAX_PAYLOAD_TEXT} bytes).",
+)
+@click.option(
+    "--handshake-only",
+    is_flag=True,
+    help="Send no pings: succeed once the upgrade completes; show its time and the response "
+    "headers.",
+)
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Print one JSON report (the --report format) instead of lines.",
+)
+@click.option(
+    "--report",
+    "reports",
+    type=REPORT,
+    multiple=True,
+    metavar="[junit:]FILE",
+    help="Also write the JSON report to FILE (junit:FILE: JUnit XML), even when it fails.",
+)
+@connection_options
+@common_options
+@click.pass_obj
+def command(
+    env: Environment,
+    url: str,
+    count: int,
+    interval: float,
+    pong_timeout: float,
+    payload: str,
+    handshake_only: bool,
+    json_output: bool,
+    reports: tuple[ReportTarget, ...],
+    options: ConnectOptions,
+    verbose: bool,
+    quiet: bool,
+) -> int:
+    """Send WebSocket Pings to URL and report each round trip, like ping(8).
+
+    Shows how long the handshake took (DNS, TCP, TLS, upgrade), one line per pong, then
+    sent/received/loss and min/avg/max/mdev round-trip times. Exit 0 when every pong came
+    back, 7 when some were lost, 4 when the connection failed, 5 when it timed out.
+
+    \b
+    Examples:
+      wsctl ping wss://example.com/ws
+      wsctl ping -c 10 -i 200ms -W 1s ws://127.0.0.1:8765/echo
+      wsctl ping --handshake-only --report junit:ping.xml wss://example.com/ws
+    """
+    validate_url(url)
+    if len(payload.encode("utf-8")) > MAX_PAYLOAD_TEXT:
+        raise InvalidInput(
+            f"--payload is {len(payload.encode('utf-8'))} bytes; at most {MAX_PAYLOAD_TEXT} fit "
+            "in a Ping with its sequence number"
+        )
+    plan = PingPlan(
+        count=count,
+        interval=interval,
+        timeout=pong_timeout or None,
+        payload=payload,
+        handshake_only=handshake_only,
+        verbose=verbose,
+        quiet=quiet,
+        json_output=json_output,
+        reports=reports,
+    )
+    # ping reads no messages on purpose: a read timeout would only cut the pings short.
+    options = dataclasses.replace(options, read_timeout=None)
+    record = RunRecord("ping", url)
+
+    def emit(report: dict[str, Any]) -> None:
+        env.stdout.write(json.dumps(report, indent=2, ensure_ascii=False).encode() + b"\n")
+        env.stdout.flush()
+
+    with recording(
+        record,
+        reports,
+        emit=emit if json_output else None,
+        warn=StatusWriter(env).warning,
+    ):
+        record.exit_code = run_timed(ping_session(env, url, options, plan, record))
+        return record.exit_code
