@@ -218,6 +218,7 @@ class Outcome:
     t_exit: float  # CLOCK_MONOTONIC when it was reaped
     returncode: int | None
     maxrss_kib: int | None  # peak resident set of the client process itself
+    cpu: float  # user + system seconds of the client (and the GNU time wrapper, ~1 ms)
     timed_out: bool
     stderr_tail: str
     released: str | None = None  # why a held stdin was closed, when it was
@@ -301,7 +302,7 @@ def run_client(
                 args=(proc.pid, argv[0], stop_polling, hwm),
                 daemon=True,
             ).start()
-        _, status, _ = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)  # CPU times include reaped descendants
         t_exit = now()
         stop_polling.set()
         killer.cancel()
@@ -322,6 +323,7 @@ def run_client(
         t_exit=t_exit,
         returncode=proc.returncode,
         maxrss_kib=maxrss,
+        cpu=usage.ru_utime + usage.ru_stime,
         timed_out=timed_out.is_set(),
         stderr_tail=tail.splitlines()[-1] if tail else "",
         released=released[0] if released else None,
@@ -465,6 +467,7 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
                 run = {
                     "wall": out.wall,
                     "maxrss_kib": out.maxrss_kib,
+                    "cpu": out.cpu,
                     "returncode": out.returncode,
                     "notes": outcome_notes(out),
                 }
@@ -484,6 +487,7 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
     base = rows["floor"]["median"]
     for row in rows.values():
         row["x_floor"] = row["median"] / base
+        row["x_floor_min"] = row["min"] / rows["floor"]["min"]
     return rows
 
 
@@ -568,8 +572,8 @@ def bench_listen(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
                     notes.append("sent a frame (its Close?) before it had read every message")
                 if out.released == "file":
                     notes.append(
-                        f"did not answer the server's Close within {HOLD_GRACE} s: "
-                        "stdin closed for it"
+                        "answers the server's Close only at its stdin's EOF "
+                        f"(closed for it {HOLD_GRACE} s after the file was complete)"
                     )
                 t0 = report.get("t_handshake")
                 span = None if t0 is None else (watch.t_complete or out.t_exit) - t0
@@ -583,6 +587,7 @@ def bench_listen(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
                     exit_after=to_exit,
                     wall=out.wall,
                     maxrss_kib=out.maxrss_kib,
+                    cpu=out.cpu,
                     returncode=out.returncode,
                     client_close=client_close(report or None),
                     notes=notes,
@@ -629,6 +634,7 @@ def bench_send(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
                     ),
                     wall=out.wall,
                     maxrss_kib=out.maxrss_kib,
+                    cpu=out.cpu,
                     returncode=out.returncode,
                     client_close=client_close(report or None),
                     notes=outcome_notes(out),
@@ -656,8 +662,9 @@ def summarize(row: dict[str, Any], count: int) -> dict[str, Any]:
             notes.add("each message keeps its trailing newline (65 bytes)")
         if r.get("in_order") is False:
             notes.add("out of order")
-        if r.get("lost") and r.get("first_odd"):
-            notes.add(f"first gap: {r['first_odd']}")
+    worst = max(runs, key=lambda r: r["lost"])
+    if worst["lost"] and worst.get("first_odd"):
+        notes.add(f"first gap: {worst['first_odd']}")
     row.update(
         rate=statistics.median(rates) if rates else None,
         rate_to_exit=statistics.median(rates_to_exit) if rates_to_exit else None,
@@ -666,6 +673,7 @@ def summarize(row: dict[str, Any], count: int) -> dict[str, Any]:
         in_order=all(r.get("in_order") for r in runs),
         wall=statistics.median(r["wall"] for r in runs),
         maxrss_mib=peak_mib(runs),
+        cpu=statistics.median(r["cpu"] for r in runs),
         client_close=sorted({r["client_close"] for r in runs}),
         notes=sorted(notes),
         count=count,
@@ -760,6 +768,7 @@ def render(result: dict[str, Any]) -> str:
                     f"{row['median'] * 1000:.0f}",
                     f"{row['min'] * 1000:.0f}",
                     f"{row['x_floor']:.2f}",
+                    f"{row['x_floor_min']:.2f}",
                     fmt_mib(row["maxrss_mib"]),
                     replies,
                     closes,
@@ -776,6 +785,7 @@ def render(result: dict[str, Any]) -> str:
                     "median ms",
                     "min ms",
                     "x floor",
+                    "x floor (min)",
                     "peak RSS MiB",
                     "replies",
                     "close",
@@ -792,11 +802,9 @@ def render(result: dict[str, Any]) -> str:
             continue
         rows = []
         for name, row in result[key].items():
-            lost = (
-                str(row["lost"])
-                if row["lost"] == row["lost_min"]
-                else (f"{row['lost_min']}-{row['lost']}")
-            )
+            lost = str(row["lost"])
+            if row["lost"] != row["lost_min"]:
+                lost = f"{row['lost_min']}-{row['lost']}"  # the repeats differed
             rows.append(
                 [
                     name,
@@ -805,6 +813,7 @@ def render(result: dict[str, Any]) -> str:
                     lost,
                     "yes" if row["in_order"] else "NO",
                     f"{row['wall']:.2f}",
+                    f"{row['cpu']:.2f}",
                     fmt_mib(row["maxrss_mib"]),
                     ", ".join(row["client_close"]),
                     row["how"] + ("; " + "; ".join(row["notes"]) if row["notes"] else ""),
@@ -821,6 +830,7 @@ def render(result: dict[str, Any]) -> str:
                     "lost",
                     "in order",
                     "wall s",
+                    "CPU s",
                     "peak RSS MiB",
                     "close",
                     "command",
