@@ -44,7 +44,7 @@ def imports(argv: list[str]) -> dict[str, int]:
 def profile_oneshot(wsctl: str, python: str, size: int) -> None:
     """Print the imports that make a one-shot slower than the floor."""
     floor = imports([python, "-X", "importtime", "-c", FLOOR_CODE])
-    with server("echo", 1, size) as srv:
+    with server("echo", 1, size, python) as srv:
         msg = payload(7, size).decode()
         argv = [python, "-X", "importtime", wsctl, "send", srv.url("imports"), msg, "--wait", "1"]
         mine = imports(argv)
@@ -103,10 +103,10 @@ def run_with_io(argv: list[str], stdin: Path | None, stdout: Path) -> None:
         subprocess.run(argv, stdin=inp, stdout=out, stderr=subprocess.DEVNULL, timeout=300)
 
 
-def profile_stream(wsctl: str, scenario: str, count: int, size: int) -> None:
+def profile_stream(wsctl: str, python: str, scenario: str, count: int, size: int) -> None:
     """strace and py-spy over one listen or send run."""
     mode = "blast" if scenario == "listen" else "sink"
-    with tempfile.TemporaryDirectory() as tmp, server(mode, count, size) as srv:
+    with tempfile.TemporaryDirectory() as tmp, server(mode, count, size, python) as srv:
         lines = None
         if scenario == "send":
             lines = Path(tmp) / "lines.txt"
@@ -140,10 +140,11 @@ def main() -> int:
     if wsctl is None:
         sys.exit("wsctl not found: install it (pip install -e .) or pass --wsctl PATH")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    python = _interpreter(wsctl) or sys.executable
     if args.scenario == "oneshot":
-        profile_oneshot(wsctl, _interpreter(wsctl) or sys.executable, args.size)
+        profile_oneshot(wsctl, python, args.size)
     else:
-        profile_stream(wsctl, args.scenario, args.count, args.size)
+        profile_stream(wsctl, python, args.scenario, args.count, args.size)
     return 0
 
 

@@ -60,7 +60,7 @@ class Invocation:
 
     ``hold_stdin`` is for clients that quit as soon as stdin reaches EOF even when they have
     nothing to send: ``"exit"`` keeps a pipe open until the client exits by itself,
-    ``"server"`` until the server has seen the client finish (Close or EOF).
+    ``"server"`` until the scenario's ``release`` says so (see ``bench_listen``).
     """
 
     argv: list[str]
@@ -333,13 +333,13 @@ def run_client(
 class Server:
     """A ``wsserver.py`` child process and the reports it prints, keyed by request path."""
 
-    def __init__(self, mode: str, count: int, size: int, log: Path) -> None:
+    def __init__(self, python: str, mode: str, count: int, size: int, log: Path) -> None:
         self.mode = mode
         self._reports: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(
-            [sys.executable, str(SERVER), mode, "--count", str(count), "--size", str(size)],
+            [python, str(SERVER), mode, "--count", str(count), "--size", str(size)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -388,9 +388,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(mode: str, count: int, size: int) -> Iterator[Server]:
-    """A running server for the duration of the block."""
-    srv = Server(mode, count, size, RESULTS / f"server-{mode}.log")
+def server(mode: str, count: int, size: int, python: str = sys.executable) -> Iterator[Server]:
+    """A running server for the duration of the block.
+
+    ``python`` should be wsctl's interpreter: the echo server needs websockets, which the
+    interpreter running the bench may lack.
+    """
+    srv = Server(python, mode, count, size, RESULTS / f"server-{mode}.log")
     try:
         yield srv
     finally:
@@ -411,6 +415,7 @@ class Config:
     timeout: float
     oneshot_timeout: float
     workdir: Path
+    python: str  # wsctl's interpreter: the floor and the servers run on it
 
 
 def client_close(report: dict[str, Any] | None) -> str:
@@ -448,7 +453,7 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
     rows: dict[str, dict[str, Any]] = {"floor": {"how": floor.how, "runs": []}}
     for tool in tools:
         rows[tool.name] = {"how": "", "runs": []}
-    with server("echo", cfg.count, cfg.size) as srv:
+    with server("echo", cfg.count, cfg.size, cfg.python) as srv:
         for round_ in range(cfg.runs + 1):
             for name in rows:
                 tag = f"oneshot-{name}-{round_}"
@@ -540,7 +545,7 @@ def bench_listen(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
     """
     rows: dict[str, dict[str, Any]] = {}
     complete_size = cfg.count * (cfg.size + 1)  # one line per message
-    with server("blast", cfg.count, cfg.size) as srv:
+    with server("blast", cfg.count, cfg.size, cfg.python) as srv:
         for rep in range(cfg.repeat):
             for tool in tools:
                 tag = f"listen-{tool.name}-{rep}"
@@ -578,6 +583,8 @@ def bench_listen(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
                 t0 = report.get("t_handshake")
                 span = None if t0 is None else (watch.t_complete or out.t_exit) - t0
                 to_exit = None if t0 is None else out.t_exit - t0
+                if out.released == "file":  # its exit was the bench's doing, not its own
+                    to_exit = None
                 run.update(
                     seconds=span,
                     rate=run["unique"] / span if span else None,
@@ -606,7 +613,7 @@ def bench_send(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
     with open(lines, "wb") as f:
         f.writelines(payload(i, cfg.size) + b"\n" for i in range(cfg.count))
     rows: dict[str, dict[str, Any]] = {}
-    with server("sink", cfg.count, cfg.size) as srv:
+    with server("sink", cfg.count, cfg.size, cfg.python) as srv:
         for rep in range(cfg.repeat):
             for tool in tools:
                 tag = f"send-{tool.name}-{rep}"
@@ -906,6 +913,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             oneshot_timeout=min(args.timeout, 15.0),
             workdir=Path(tmp),
+            python=floor_python,
         )
         steps: dict[str, Callable[[], dict[str, Any]]] = {
             "oneshot": lambda: bench_oneshot(cfg, tools, floor_python),
