@@ -107,7 +107,9 @@ def parse_regex(source: str) -> RegexExpectation:
         pattern = re.compile(source)
     except re.error as exc:
         where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise InvalidInput(f"invalid --expect {_quote(source)}: {exc.msg}{where}") from None
+        raise InvalidInput(
+            f"{_quote(source)} is not a valid regular expression: {exc.msg}{where}"
+        ) from None
     return RegexExpectation(source, pattern)
 
 
@@ -122,8 +124,7 @@ def parse_json_expectation(source: str) -> JsonExpectation:
     path, rest = _parse_path(source)
     if not rest.startswith("="):
         raise InvalidInput(
-            f"invalid --expect-json {_quote(source)}: expected PATH=VALUE, "
-            "e.g. type=pong or data.items[0].id=7"
+            f"{_quote(source)} is not PATH=VALUE, e.g. type=pong or data.items[0].id=7"
         )
     text = rest[1:]
     try:
@@ -146,11 +147,11 @@ def parse_close_expectation(value: str | int) -> CloseExpectation:
             code = CloseCode[text.upper().replace("-", "_")].value
         except KeyError:
             raise InvalidInput(
-                f"invalid --expect-close {value!r}: expected a close code from 1000 to 4999 "
+                f"{_quote(str(value))} is not a close code: expected a number from 1000 to 4999 "
                 "or a name such as normal, going-away, abnormal-closure"
             ) from None
     if not 1000 <= code <= 4999:
-        raise InvalidInput(f"invalid --expect-close {code}: must be from 1000 to 4999")
+        raise InvalidInput(f"close code {code} is out of range: expected 1000 to 4999")
     return CloseExpectation(code)
 
 
@@ -163,7 +164,7 @@ def _parse_path(source: str) -> tuple[tuple[PathStep, ...], str]:
 
     def fail(position: int, expected: str) -> InvalidInput:
         return InvalidInput(
-            f"invalid --expect-json {_quote(source)}: bad path at position {position + 1}: "
+            f"{_quote(source)}: bad path at position {position + 1}: "
             f'expected {expected} (paths look like type, data.items[0].id, $, ["a.b"])'
         )
 
@@ -302,6 +303,8 @@ class Matcher:
         self._next_regex = 0
         self._next_json = 0
         self._met: dict[int, int] = {}  # id(expectation) → message number that met it
+        # Expectations that matched a message before their turn: "out of order" in the error.
+        self._early: set[int] = set()
         self.close_code: int | None = None
         self.close_reason = ""
         self.closed = False
@@ -332,12 +335,19 @@ class Matcher:
             if expectation.matches(text):
                 self._met[id(expectation)] = self.received
                 self._next_regex += 1
+            for later in self._regexes[self._next_regex + 1 :]:
+                if id(later) not in self._early and later.matches(text):
+                    self._early.add(id(later))
         if self._next_json < len(self._jsons):
             document = _parse_json(data)
-            expectation_json = self._jsons[self._next_json]
-            if document is not _UNPARSED and expectation_json.matches(document):
-                self._met[id(expectation_json)] = self.received
-                self._next_json += 1
+            if document is not _UNPARSED:
+                expectation_json = self._jsons[self._next_json]
+                if expectation_json.matches(document):
+                    self._met[id(expectation_json)] = self.received
+                    self._next_json += 1
+                for later_json in self._jsons[self._next_json + 1 :]:
+                    if id(later_json) not in self._early and later_json.matches(document):
+                        self._early.add(id(later_json))
         return self.satisfied
 
     def close(self, code: int | None, reason: str = "") -> bool:
@@ -376,6 +386,8 @@ class Matcher:
             if isinstance(expectation, CloseExpectation) and self.closed:
                 code = self.close_code
                 text += f" (closed with {code} {close_code_name(code)})" if code else " (closed)"
+            elif id(expectation) in self._early:
+                text += " (a message matched it earlier, out of order)"
             parts.append(text)
         met = len(self.expectations) - len(parts)
         summary = "; ".join(parts)

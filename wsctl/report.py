@@ -61,14 +61,14 @@ def parse_report_target(text: str) -> ReportTarget:
             fmt, path = name, text[len(prefix) :]
             break
     if not path or path == "-":
-        raise InvalidInput(f"invalid --report {text!r}: expected FILE, json:FILE or junit:FILE")
+        raise InvalidInput(f"{text!r}: expected FILE, json:FILE or junit:FILE")
     if os.path.isdir(path):
-        raise InvalidInput(f"invalid --report {text!r}: {path} is a directory")
+        raise InvalidInput(f"{path} is a directory")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise InvalidInput(f"invalid --report {text!r}: directory {directory} does not exist")
+        raise InvalidInput(f"cannot write {path}: directory {directory} does not exist")
     if not os.access(directory, os.W_OK):
-        raise InvalidInput(f"invalid --report {text!r}: directory {directory} is not writable")
+        raise InvalidInput(f"cannot write {path}: directory {directory} is not writable")
     return ReportTarget(fmt, path)
 
 

@@ -7,13 +7,16 @@ import dataclasses
 
 import click
 
+from wsctl.checks import Checks, check_options, make_writer, receive_until_met
 from wsctl.core import connect
+from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
 from wsctl.errors import ConnectionClosedAbnormally, ExitCode
 from wsctl.options import DURATION, common_options, connection_options, receive_output_options
-from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
+from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
-from wsctl.session import close_quietly, run
+from wsctl.report import RunRecord
+from wsctl.session import close_quietly
 from wsctl.settings import ConnectOptions, validate_url
 
 
@@ -44,6 +47,7 @@ from wsctl.settings import ConnectOptions, validate_url
     is_flag=True,
     help="With --json, also write open and close events as NDJSON records.",
 )
+@check_options
 @receive_output_options
 @connection_options
 @common_options
@@ -56,6 +60,7 @@ def command(
     ping_interval: float | None,
     ping_timeout: float | None,
     events: bool,
+    checks: Checks,
     json_lines: bool,
     timestamps: bool,
     binary_format: BinaryFormat | None,
@@ -74,10 +79,18 @@ def command(
       wsctl listen wss://stream.example.com/prices | jq .
       wsctl listen URL --send '{"action":"subscribe","symbols":["BTC-USD"]}' -n 10
       wsctl listen URL --json --timestamps > capture.ndjson
+      wsctl listen URL --expect-json 'type=ready' --timeout 30s --report junit:listen.xml
+
+    With --expect/--expect-json/--expect-close it stops as soon as every expectation is met
+    (exit 0, closing with 1000) and fails when --timeout passes, --count messages arrived or
+    the server closes first (exit 7).
     """
     validate_url(url)
     options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
-    return run(
+    record = RunRecord("listen", url)
+    return checks.run(
+        env,
+        record,
         _listen(
             env,
             url,
@@ -91,7 +104,9 @@ def command(
                 "timestamps": timestamps,
             },
             status=StatusWriter(env, verbose=verbose, quiet=quiet),
-        )
+            checks=checks,
+            record=record,
+        ),
     )
 
 
@@ -105,13 +120,18 @@ async def _listen(
     events: bool,
     writer_options: dict[str, object],
     status: StatusWriter,
+    checks: Checks,
+    record: RunRecord,
 ) -> int:
-    writer = MessageWriter(
-        env,
-        schedule=asyncio.get_running_loop().call_soon,
-        **writer_options,  # type: ignore[arg-type]
+    checker = checks.checker(status)
+    record.matcher = checker.matcher if checker is not None else None
+    writer = make_writer(
+        env, checker, schedule=asyncio.get_running_loop().call_soon, **writer_options
     )
+    started = asyncio.get_running_loop().time()
     client = await connect(url, options, observer=status.handshake)
+    record.connected(client, asyncio.get_running_loop().time() - started)
+    record.count_received = lambda: writer.count
     try:
         if events:
             writer.event(
@@ -123,8 +143,14 @@ async def _listen(
                 }
             )
         status.detail(f"connected to {redact_url(client.url)}")
+        if status.verbose:
+            for line in client_lines(client):
+                status.detail(line)
         for text in send_messages:
             await client.send(text)
+            record.sent += 1
+        if checker is not None:  # a loop of its own: the plain one below stays as lean as it was
+            return await receive_until_met(client, writer, checker, limit=count)
         received = 0
         recv = client.recv
         write = writer.message

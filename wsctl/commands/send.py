@@ -6,6 +6,7 @@ from typing import BinaryIO
 
 import click
 
+from wsctl.checks import Checks, check_options
 from wsctl.environment import Environment
 from wsctl.errors import InvalidInput
 from wsctl.options import (
@@ -48,6 +49,7 @@ from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
 )
 @click.option("--close-code", type=CLOSE_CODE, help="Close code to send at the end [1000].")
 @click.option("--close-reason", default="", help="Close reason to send at the end.")
+@check_options
 @receive_output_options
 @connection_options
 @common_options
@@ -62,6 +64,7 @@ def command(
     wait_time: float,
     close_code: int | None,
     close_reason: str,
+    checks: Checks,
     json_lines: bool,
     timestamps: bool,
     binary_format: BinaryFormat | None,
@@ -81,9 +84,14 @@ def command(
       wsctl send ws://127.0.0.1:8765/echo hello
       printf 'a\\nb\\n' | wsctl send ws://127.0.0.1:8765/echo --wait 2
       wsctl send --binary --file image.png wss://example.com/upload
+      wsctl send URL '{"op":"ping"}' --expect-json type=pong --timeout 5s
+
+    With --expect/--expect-json/--expect-close the run ends as soon as every expectation is
+    met (exit 0) or fails when --timeout passes first (exit 7); --wait and --wait-time then
+    only apply when given.
     """
     from wsctl.commands.send_session import SendPlan, send_session
-    from wsctl.session import run
+    from wsctl.report import RunRecord
 
     validate_url(url)
     validate_close_reason(close_reason)
@@ -114,9 +122,13 @@ def command(
         binary_format=binary_format,
         verbose=verbose,
         quiet=quiet,
+        checks=checks,
+        wait_time_given=click.get_current_context().get_parameter_source("wait_time")
+        is not click.core.ParameterSource.DEFAULT,
     )
+    record = RunRecord("send", url)
     try:
-        return run(send_session(env, url, options, plan))
+        return checks.run(env, record, send_session(env, url, options, plan, record))
     finally:
         if stream is not None and stream is not env.stdin:
             stream.close()

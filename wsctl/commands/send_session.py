@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from wsctl.checks import Checks, make_writer, send_until_met
 from wsctl.core import Client, connect
+from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
 from wsctl.errors import ExitCode
 from wsctl.inputs import StreamReader
-from wsctl.output import BinaryFormat, MessageWriter, StatusWriter
+from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
+from wsctl.report import RunRecord
 from wsctl.session import Receiver, close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions
 
@@ -33,13 +36,26 @@ class SendPlan:
     binary_format: BinaryFormat | None
     verbose: bool
     quiet: bool
+    checks: Checks = field(default_factory=Checks)
+    #: --wait-time was given: with expectations, the idle rule then still ends the wait.
+    wait_time_given: bool = False
 
 
-async def send_session(env: Environment, url: str, options: ConnectOptions, plan: SendPlan) -> int:
+async def send_session(
+    env: Environment,
+    url: str,
+    options: ConnectOptions,
+    plan: SendPlan,
+    record: RunRecord | None = None,
+) -> int:
     """Run one ``send``; returns the exit code or raises a :mod:`wsctl.errors` error."""
+    record = record or RunRecord("send", url)
     status = StatusWriter(env, verbose=plan.verbose, quiet=plan.quiet)
-    writer = MessageWriter(
+    checker = plan.checks.checker(status)
+    record.matcher = checker.matcher if checker is not None else None
+    writer = make_writer(
         env,
+        checker,
         binary_format=plan.binary_format,
         json_lines=plan.json_lines,
         timestamps=plan.timestamps,
@@ -47,14 +63,31 @@ async def send_session(env: Environment, url: str, options: ConnectOptions, plan
     )
     # Start reading before connecting: nothing typed or piped while the handshake runs is lost.
     source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
+    started = asyncio.get_running_loop().time()
     client = await connect(url, options, observer=status.handshake)
+    record.connected(client, asyncio.get_running_loop().time() - started)
+    record.count_received = lambda: writer.count
     status.detail(
         f"connected to {redact_url(client.url)}"
         + (f" ({client.subprotocol})" if client.subprotocol else "")
     )
+    if status.verbose:
+        for line in client_lines(client):
+            status.detail(line)
     receiver = Receiver(client, writer)
     try:
-        await _send_all(client, receiver, source, plan)
+        if checker is not None:
+            return await send_until_met(
+                client,
+                receiver,
+                checker,
+                _send_all(client, receiver, source, plan, record),
+                replies=plan.wait_count,
+                idle=plan.wait_time if plan.wait_time_given else None,
+                close_code=plan.close_code or 1000,
+                close_reason=plan.close_reason,
+            )
+        await _send_all(client, receiver, source, plan, record)
         await receiver.wait(replies=plan.wait_count, idle=plan.wait_time)
         if receiver.task.done():  # the server closed first: its close code decides
             await receiver.stop()
@@ -71,22 +104,29 @@ async def send_session(env: Environment, url: str, options: ConnectOptions, plan
 
 
 async def _send_all(
-    client: Client, receiver: Receiver, source: StreamReader | None, plan: SendPlan
+    client: Client,
+    receiver: Receiver,
+    source: StreamReader | None,
+    plan: SendPlan,
+    record: RunRecord,
 ) -> None:
     message_type = BINARY if plan.binary else TEXT
     for message in plan.messages:
         await client.send(message, message_type)
+        record.sent += 1
         receiver.touch()
     if source is None:
         return
     if plan.binary:
         await client.send(await source.read_all(), BINARY)
+        record.sent += 1
         receiver.touch()
         return
     send = client.send_utf8
     async for lines in source.lines():
         for line in lines:
             await send(line)
+        record.sent += len(lines)  # per chunk of lines, not per message: this loop is hot
         if receiver.task.done():
             receiver.task.result()  # the connection ended under us: report why
         receiver.touch()
