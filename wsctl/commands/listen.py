@@ -11,7 +11,7 @@ from wsctl.checks import Checks, check_options, make_writer, receive_until_met
 from wsctl.core import connect
 from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
-from wsctl.errors import ConnectionClosedAbnormally, ExitCode
+from wsctl.errors import ConnectionClosedAbnormally, ExitCode, InvalidInput
 from wsctl.options import DURATION, common_options, connection_options, receive_output_options
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
@@ -45,7 +45,13 @@ from wsctl.settings import ConnectOptions, validate_url
 @click.option(
     "--events",
     is_flag=True,
-    help="With --json, also write open and close events as NDJSON records.",
+    help="With --json, also write open and close (and reconnected) events as NDJSON records.",
+)
+@click.option(
+    "--reconnect",
+    is_flag=True,
+    help="When the connection drops (1001, 1006, 1011-1013, --read-timeout), reconnect with "
+    "backoff and send the --send messages again; keeps trying unless --retry N.",
 )
 @check_options
 @receive_output_options
@@ -60,6 +66,7 @@ def command(
     ping_interval: float | None,
     ping_timeout: float | None,
     events: bool,
+    reconnect: bool,
     checks: Checks,
     json_lines: bool,
     timestamps: bool,
@@ -98,6 +105,7 @@ def command(
             count=count,
             send_messages=send_messages,
             events=events and json_lines,
+            reconnect=reconnect,
             writer_options={
                 "binary_format": binary_format,
                 "json_lines": json_lines,
@@ -122,12 +130,29 @@ async def _listen(
     status: StatusWriter,
     checks: Checks,
     record: RunRecord,
+    reconnect: bool = False,
 ) -> int:
     checker = checks.checker(status)
     record.matcher = checker.matcher if checker is not None else None
     writer = make_writer(
         env, checker, schedule=asyncio.get_running_loop().call_soon, **writer_options
     )
+    if reconnect:
+        if checker is not None:
+            raise InvalidInput("--reconnect cannot be combined with --expect options")
+        from wsctl.reconnect import listen_reconnecting
+
+        record.count_received = lambda: writer.count
+        return await listen_reconnecting(
+            url,
+            options,
+            writer=writer,
+            status=status,
+            send_messages=send_messages,
+            count=count,
+            events=events,
+            record=record,
+        )
     started = asyncio.get_running_loop().time()
     client = await connect(url, options, observer=status.handshake)
     record.connected(client, asyncio.get_running_loop().time() - started)
