@@ -110,6 +110,8 @@ def parse_regex(source: str) -> RegexExpectation:
         raise InvalidInput(
             f"{_quote(source)} is not a valid regular expression: {exc.msg}{where}"
         ) from None
+    except (OverflowError, RecursionError) as exc:  # a{9999999999}, absurd nesting
+        raise InvalidInput(f"{_quote(source)} is not a usable regular expression: {exc}") from None
     return RegexExpectation(source, pattern)
 
 
