@@ -92,7 +92,7 @@ def _run_text(argv: list[str]) -> str:
 
 
 def _interpreter(script: str) -> str | None:
-    """The interpreter named by a script's ``#!`` line, when it is a plain path."""
+    """The Python named by a script's ``#!`` line, when it is a plain path to one."""
     try:
         with open(script, "rb") as f:
             first = f.readline(4096)
@@ -101,7 +101,9 @@ def _interpreter(script: str) -> str | None:
     if not first.startswith(b"#!"):
         return None
     parts = first[2:].decode(errors="replace").split()
-    return parts[0] if parts and os.path.exists(parts[0]) else None
+    if parts and "python" in os.path.basename(parts[0]) and os.path.exists(parts[0]):
+        return parts[0]
+    return None
 
 
 def find_wsctl(explicit: str | None) -> str | None:
@@ -346,11 +348,14 @@ class Server:
         )
         self._first: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        try:
-            first = self._first.get(timeout=30)  # blast mode encodes its frames first
-        except queue.Empty:
+        deadline = now() + 30  # blast mode encodes all its frames before it listens
+        first = None
+        while first is None and now() < deadline and self._proc.poll() is None:
+            with contextlib.suppress(queue.Empty):
+                first = self._first.get(timeout=0.1)
+        if first is None:
             self.stop()
-            raise RuntimeError(f"the {mode} server did not start; see {log}") from None
+            raise RuntimeError(f"the {mode} server did not start; see {log}")
         self.port: int = first["port"]
 
     def _read(self) -> None:
@@ -677,7 +682,10 @@ def summarize(row: dict[str, Any], count: int) -> dict[str, Any]:
         rate_to_exit=statistics.median(rates_to_exit) if rates_to_exit else None,
         lost=max(r["lost"] for r in runs),
         lost_min=min(r["lost"] for r in runs),
-        in_order=all(r.get("in_order") for r in runs),
+        # None: nothing arrived to be in order or not
+        in_order=None
+        if all(r.get("in_order") is None for r in runs)
+        else all(r.get("in_order") is not False for r in runs),
         wall=statistics.median(r["wall"] for r in runs),
         maxrss_mib=peak_mib(runs),
         cpu=statistics.median(r["cpu"] for r in runs),
@@ -818,7 +826,7 @@ def render(result: dict[str, Any]) -> str:
                     fmt_rate(row["rate"]),
                     fmt_rate(row["rate_to_exit"]),
                     lost,
-                    "yes" if row["in_order"] else "NO",
+                    {True: "yes", False: "NO", None: "-"}[row["in_order"]],
                     f"{row['wall']:.2f}",
                     f"{row['cpu']:.2f}",
                     fmt_mib(row["maxrss_mib"]),

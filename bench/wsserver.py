@@ -117,7 +117,7 @@ class SequenceCheck:
             "received": self.received,
             "unique": unique,
             "lost": self.count - unique,
-            "in_order": self.out_of_order == 0,
+            "in_order": self.out_of_order == 0 if self.received else None,
             "invalid": self.invalid,
             "newline_suffix": self.newline_suffix,
             "first_odd": self.first_odd,
