@@ -669,7 +669,7 @@ def summarize(row: dict[str, Any], count: int) -> dict[str, Any]:
     notes = {n for r in runs for n in r["notes"]}
     for r in runs:
         if r.get("invalid"):
-            notes.add(f"{r['invalid']} lines/messages that are no message sent")
+            notes.add(f"{r['invalid']} junk line(s)/message(s), first: {r['first_odd']}")
         if r.get("newline_suffix"):
             notes.add("each message keeps its trailing newline (65 bytes)")
         if r.get("in_order") is False:
@@ -760,6 +760,11 @@ def fmt_rate(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:,.0f}"
 
 
+def notes_block(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The notes of a table's rows, one line each, below the table."""
+    return [f"  {name}: {note}" for name, row in rows.items() for note in row["notes"]]
+
+
 def render(result: dict[str, Any]) -> str:
     """The human-readable report."""
     m = result["machine"]
@@ -787,7 +792,7 @@ def render(result: dict[str, Any]) -> str:
                     fmt_mib(row["maxrss_mib"]),
                     replies,
                     closes,
-                    row["how"] + ("; " + "; ".join(row["notes"]) if row["notes"] else ""),
+                    row["how"],
                 ]
             )
         parts += [
@@ -808,6 +813,7 @@ def render(result: dict[str, Any]) -> str:
                 ],
                 rows,
             ),
+            *notes_block(result["oneshot"]),
         ]
     for key, title in (
         ("listen", "(b) listen: {count:,} messages of {size} bytes from the server into a file"),
@@ -831,7 +837,7 @@ def render(result: dict[str, Any]) -> str:
                     f"{row['cpu']:.2f}",
                     fmt_mib(row["maxrss_mib"]),
                     ", ".join(row["client_close"]),
-                    row["how"] + ("; " + "; ".join(row["notes"]) if row["notes"] else ""),
+                    row["how"],
                 ]
             )
         parts += [
@@ -852,6 +858,7 @@ def render(result: dict[str, Any]) -> str:
                 ],
                 rows,
             ),
+            *notes_block(result[key]),
         ]
     return "\n".join(parts)
 
