@@ -97,7 +97,11 @@ def tls_summary(tls: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     certificate = tls.get("peer_certificate") or {}
     expires = certificate_expiry(certificate)
-    alt_names = [value for kind, value in certificate.get("subjectAltName", ()) if kind == "DNS"]
+    alt_names = [
+        value
+        for kind, value in certificate.get("subjectAltName", ())
+        if kind in ("DNS", "IP Address")
+    ]
     return {
         "version": tls.get("version"),
         "cipher": tls.get("cipher"),

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import click
 
 from wsctl.checks import REPORT
-from wsctl.core import Client, connect
+from wsctl.core import Client, HandshakeEvent, connect
 from wsctl.diagnostics import client_lines
 from wsctl.durations import format_duration
 from wsctl.environment import Environment
@@ -43,31 +43,39 @@ MAX_PAYLOAD_TEXT = 114
 
 @dataclass
 class HandshakeClock:
-    """Phase times of the latest connection attempt, filled in by :class:`TimingLoop`."""
+    """Phase times of the latest connection attempt (``loop.time()``), set by TimingLoop."""
 
+    attempt_start: float | None = None
     dns: float | None = None
     tcp_start: float | None = None
     tcp_end: float | None = None
-    transport_ready: float | None = None
-    tls: bool = False
+    #: When ``create_connection`` returned: TCP ready, with TLS when it was asked for there.
+    connected: float | None = None
+    tls_in_connect: bool = False
+    #: ``start_tls`` on an open connection: wss:// through an HTTP proxy's tunnel.
+    tls_start: float | None = None
+    tls_end: float | None = None
     peer: str | None = None
     attempts: int = 0
-    #: When the first attempt began: the policy check and setup before it are not network time.
-    network_start: float | None = None
 
-    def phases(self, start: float, done: float) -> dict[str, float | None]:
-        """Seconds per phase: ``dns`` (None for an IP address), ``tcp``, ``tls`` (None for
-        ws://), ``upgrade`` (request to 101 response) and ``total`` (from the first network
-        call, redirects included)."""
-        tcp = tls = upgrade = None
+    def phases(self, done: float) -> dict[str, float | None]:
+        """Seconds per phase of the attempt that succeeded: ``dns`` (None for an IP address),
+        ``tcp``, ``tls`` (None for ws://), ``proxy`` (the CONNECT exchange, when measurable),
+        ``upgrade`` (request sent to 101 received) and ``total``."""
+        tcp = tls = proxy = None
+        ready = self.connected
         if self.tcp_start is not None and self.tcp_end is not None:
             tcp = self.tcp_end - self.tcp_start
-            if self.tls and self.transport_ready is not None:
-                tls = self.transport_ready - self.tcp_end
-        if self.transport_ready is not None:
-            upgrade = done - self.transport_ready
-        begin = self.network_start if self.network_start is not None else start
-        return {"dns": self.dns, "tcp": tcp, "tls": tls, "upgrade": upgrade, "total": done - begin}
+        if self.tls_start is not None and self.tls_end is not None:
+            tls = self.tls_end - self.tls_start
+            proxy = self.tls_start - self.connected if self.connected is not None else None
+            ready = self.tls_end
+        elif self.tls_in_connect and self.connected is not None and self.tcp_end is not None:
+            tls = self.connected - self.tcp_end
+        upgrade = done - ready if ready is not None else None
+        total = done - self.attempt_start if self.attempt_start is not None else None
+        return {"dns": self.dns, "tcp": tcp, "tls": tls, "proxy": proxy, "upgrade": upgrade,
+                "total": total}  # fmt: skip
 
 
 def _address(address: Any) -> str:
@@ -80,8 +88,9 @@ def _address(address: Any) -> str:
 class TimingLoop(asyncio.SelectorEventLoop):
     """An event loop that times the DNS lookup, TCP connect and TLS setup of its connections.
 
-    Each ``create_connection`` (one per connection attempt, redirects included) starts a new
-    measurement, so the phases describe the connection that was finally used.
+    Each new TCP connection (``create_connection`` without ``sock=``: an attempt, a retry, a
+    redirect hop) starts a new measurement, so the phases describe the connection that was
+    finally used.  Through a proxy, DNS and TCP are those of the connection to the proxy.
     """
 
     def __init__(self) -> None:
@@ -89,15 +98,19 @@ class TimingLoop(asyncio.SelectorEventLoop):
         self.clock = HandshakeClock()
 
     async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        """Time one connection attempt; TLS, when asked for, completes inside it."""
-        previous = self.clock
-        self.clock = HandshakeClock(
-            tls=kwargs.get("ssl") is not None,
-            attempts=previous.attempts + 1,
-            network_start=self.time() if previous.network_start is None else previous.network_start,
-        )
+        """Time one connection; TLS, when asked for here, completes inside it."""
+        if kwargs.get("sock") is None:
+            self.clock = HandshakeClock(attempt_start=self.time(), attempts=self.clock.attempts + 1)
+        self.clock.tls_in_connect = kwargs.get("ssl") is not None
         result = await super().create_connection(*args, **kwargs)
-        self.clock.transport_ready = self.time()
+        self.clock.connected = self.time()
+        return result
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
+        """Time TLS set up over an open connection (wss:// through an HTTP proxy)."""
+        self.clock.tls_start = self.time()
+        result = await super().start_tls(*args, **kwargs)
+        self.clock.tls_end = self.time()
         return result
 
     async def getaddrinfo(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,7 +147,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
 
-def handshake_line(phases: dict[str, float | None]) -> str:
+def handshake_line(phases: dict[str, float | None], *, attempts: int = 1, via: str = "") -> str:
     """``handshake 1.921 ms: dns 0.210 ms, tcp 0.280 ms, tls 0.951 ms, upgrade 0.480 ms``."""
     parts = [
         f"{name} {_ms(value)}"
@@ -142,7 +155,12 @@ def handshake_line(phases: dict[str, float | None]) -> str:
         if name != "total" and value is not None
     ]
     total = phases["total"] or 0.0
-    return f"handshake {_ms(total)}" + (f": {', '.join(parts)}" if parts else "")
+    line = f"handshake {_ms(total)}" + (f": {', '.join(parts)}" if parts else "")
+    if via:
+        line += f" (via proxy {via}: dns and tcp are those of the proxy)"
+    if attempts > 1:
+        line += f" (attempt {attempts})"
+    return line
 
 
 def summary_lines(url: str, pings: list[PingResult], elapsed: float) -> list[str]:
@@ -233,12 +251,20 @@ async def ping_session(
     out = PingPrinter(env.stdout, quiet=plan.quiet, silent=plan.json_output)
     loop = asyncio.get_running_loop()
     shown_url = redact_url(url)
+    proxies: list[str] = []
+
+    def observe(event: HandshakeEvent) -> None:
+        status.handshake(event)
+        # The core names the proxy it goes through in a note: "proxy http://…".
+        if event.kind == "note" and (event.message or "").startswith("proxy "):
+            proxies.append((event.message or "")[len("proxy ") :])
+
     start = loop.time()
-    client = await connect(url, options, observer=status.handshake)
+    client = await connect(url, options, observer=observe)
     done = loop.time()
     clock: HandshakeClock | None = getattr(loop, "clock", None)
     phases: dict[str, float | None] = (
-        clock.phases(start, done) if clock is not None else {"total": done - start}
+        clock.phases(done) if clock is not None else {"total": done - start}
     )
     record.connected(client, done - start)
     record.handshake = phases
@@ -246,7 +272,9 @@ async def ping_session(
     try:
         peer = f" ({record.peer})" if record.peer else ""
         out.line(f"PING {shown_url}{peer}", summary=True)
-        out.line(handshake_line(phases), summary=True)
+        attempts = clock.attempts if clock is not None else 1
+        via = proxies[-1] if proxies else ""
+        out.line(handshake_line(phases, attempts=attempts, via=via), summary=True)
         if status.verbose:
             for text in client_lines(client):
                 status.detail(text)
