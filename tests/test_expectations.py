@@ -161,12 +161,17 @@ def matcher(*options: str) -> Matcher:
     return Matcher(built)
 
 
-def test_patterns_are_met_in_order_by_distinct_messages() -> None:
-    m = matcher("re:hello", "re:hello")
-    assert m.feed("hello") is False  # one message meets one expectation
+def test_patterns_are_met_in_order_and_one_message_may_meet_several() -> None:
+    m = matcher("re:hello", "re:world", "re:again")
+    assert m.feed("hello world") is False  # meets the first two at once
     assert m.feed("unrelated") is False
     assert m.feed("hello again") is True
-    assert [o.message_number for o in m.outcomes()] == [1, 3]
+    assert [o.message_number for o in m.outcomes()] == [1, 1, 3]
+
+
+def test_several_conditions_may_describe_one_reply() -> None:
+    m = matcher("json:type=pong", "json:id=7")
+    assert m.feed('{"type": "pong", "id": 7}')
 
 
 def test_out_of_order_is_unmet_and_says_so() -> None:
@@ -182,8 +187,9 @@ def test_out_of_order_is_unmet_and_says_so() -> None:
 
 def test_regex_and_json_lists_advance_independently() -> None:
     m = matcher("re:ready", "json:type=update", "json:seq=2")
+    assert not m.feed('{"type": "other", "seq": 2}')  # seq=2 before type=update: too early
     assert not m.feed('{"type": "update", "seq": 1}')
-    assert not m.feed('{"type": "update", "seq": 2}')  # seq=2 is the json list's 2nd
+    assert not m.feed('{"type": "update", "seq": 2}')
     assert m.feed("ready")
 
 

@@ -99,8 +99,8 @@ _CHECK_OPTIONS = [
         "--expect",
         type=REGEX,
         multiple=True,
-        help="Succeed once a received message matches REGEX (repeatable: each must match a "
-        "later message than the one before, in order). Unmet by --timeout: exit 7.",
+        help="Succeed once a received message matches REGEX (repeatable: in order, each met "
+        "by the message that met the one before or a later one). Unmet by --timeout: exit 7.",
     ),
     click.option(
         "--expect-json",

@@ -4,10 +4,11 @@ Pure: the parsers turn option values into :class:`Expectation` objects (or raise
 :class:`~wsctl.errors.InvalidInput` before anything is sent), and a :class:`Matcher` is fed
 each received message and the close, and says when every expectation is met and which are not.
 
-Ordering rule: the ``--expect`` patterns are met in the order given, each by a message that
-arrived after the message that met the pattern before it; the ``--expect-json`` conditions
-likewise among themselves.  The two lists advance independently (one message may meet the next
-pattern and the next condition at once).  ``--expect-close`` is met by the close code.
+Ordering rule: the ``--expect`` patterns are met in the order given, each by the message that
+met the pattern before it or by a later one (so several conditions may describe one reply, and
+a pattern met before its predecessor counts as out of order); the ``--expect-json`` conditions
+likewise among themselves.  The two lists advance independently.  ``--expect-close`` is met by
+the close code.
 """
 
 from __future__ import annotations
@@ -333,8 +334,10 @@ class Matcher:
         self.recent.append(data)
         if self._next_regex < len(self._regexes):
             text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-            expectation = self._regexes[self._next_regex]
-            if expectation.matches(text):
+            while self._next_regex < len(self._regexes):
+                expectation = self._regexes[self._next_regex]
+                if not expectation.matches(text):
+                    break
                 self._met[id(expectation)] = self.received
                 self._next_regex += 1
             for later in self._regexes[self._next_regex + 1 :]:
@@ -343,8 +346,10 @@ class Matcher:
         if self._next_json < len(self._jsons):
             document = _parse_json(data)
             if document is not _UNPARSED:
-                expectation_json = self._jsons[self._next_json]
-                if expectation_json.matches(document):
+                while self._next_json < len(self._jsons):
+                    expectation_json = self._jsons[self._next_json]
+                    if not expectation_json.matches(document):
+                        break
                     self._met[id(expectation_json)] = self.received
                     self._next_json += 1
                 for later_json in self._jsons[self._next_json + 1 :]:
