@@ -79,6 +79,8 @@ class Tool:
     oneshot: Callable[[str, str, Path], Invocation]  # (url, message, file with message + "\n")
     listen: Callable[[str], Invocation]  # (url)
     send: Callable[[str, Path], Invocation]  # (url, file with the lines)
+    # The same one-shot, piped, closing as soon as stdin ends: does the reply survive?
+    at_eof: Callable[[str, str, Path], Invocation] | None = None
 
 
 def _run_text(argv: list[str]) -> str:
@@ -129,6 +131,11 @@ def wsctl_tool(path: str) -> Tool:
             "wsctl send URL --wait-time 0 < lines",
             stdin=lines,
         ),
+        at_eof=lambda url, _msg, f: Invocation(
+            [path, "send", url, "--wait-time", "0"],
+            "echo MSG | wsctl send URL --wait-time 0 (close at once)",
+            stdin=f,
+        ),
     )
 
 
@@ -169,6 +176,9 @@ def wsdump_tool(path: str) -> Tool:
             [path, "-r", url], "wsdump -r URL > file (stdin held open)", hold_stdin="server"
         ),
         send=lambda url, lines: Invocation([path, "-r", url], "wsdump -r URL < lines", stdin=lines),
+        at_eof=lambda url, _msg, f: Invocation(
+            [path, "-r", url], "echo MSG | wsdump -r URL (no --eof-wait)", stdin=f
+        ),
     )
 
 
@@ -191,6 +201,9 @@ def wscat_tool(path: str) -> Tool:
         ),
         listen=lambda url: Invocation([path, "-c", url], "wscat -c URL > file", hold_stdin="exit"),
         send=lambda url, lines: Invocation([path, "-c", url], "wscat -c URL < lines", stdin=lines),
+        at_eof=lambda url, _msg, f: Invocation(
+            [path, "-c", url], "echo MSG | wscat -c URL", stdin=f
+        ),
     )
 
 
@@ -455,18 +468,19 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
     msg_file = cfg.workdir / "message.txt"
     msg_file.write_text(msg + "\n")
     floor = Invocation([floor_python, "-c", FLOOR_CODE], f'python -c "{FLOOR_CODE}"')
-    rows: dict[str, dict[str, Any]] = {"floor": {"how": floor.how, "runs": []}}
+    variants: dict[str, Callable[[str, str, Path], Invocation]] = {
+        "floor": lambda _url, _msg, _f: floor
+    }
     for tool in tools:
-        rows[tool.name] = {"how": "", "runs": []}
+        variants[tool.name] = tool.oneshot
+        if tool.at_eof is not None:
+            variants[f"{tool.name} at EOF"] = tool.at_eof
+    rows: dict[str, dict[str, Any]] = {name: {"how": "", "runs": []} for name in variants}
     with server("echo", cfg.count, cfg.size, cfg.python) as srv:
         for round_ in range(cfg.runs + 1):
-            for name in rows:
-                tag = f"oneshot-{name}-{round_}"
-                if name == "floor":
-                    inv = floor
-                else:
-                    tool = next(t for t in tools if t.name == name)
-                    inv = tool.oneshot(srv.url(tag), msg, msg_file)
+            for name, make in variants.items():
+                tag = f"oneshot-{name.replace(' ', '-')}-{round_}"
+                inv = make(srv.url(tag), msg, msg_file)
                 rows[name]["how"] = inv.how
                 out_path = cfg.workdir / "oneshot.out"
                 with open(out_path, "wb") as out_file:
@@ -483,6 +497,7 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
                 }
                 if name != "floor":
                     run["reply"] = msg.encode() in out_path.read_bytes()
+                    run["sent"] = bool(report and report.get("received"))
                     run["client_close"] = client_close(report)
                 rows[name]["runs"].append(run)
     for row in rows.values():
@@ -492,6 +507,7 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
         row["maxrss_mib"] = peak_mib(row["runs"])
         if "reply" in row["runs"][0]:
             row["replies"] = sum(r["reply"] for r in row["runs"])
+            row["sent"] = sum(r["sent"] for r in row["runs"])
             row["client_close"] = sorted({r["client_close"] for r in row["runs"]})
         row["notes"] = sorted({n for r in row["runs"] for n in r["notes"]})
     base = rows["floor"]["median"]
@@ -780,7 +796,9 @@ def render(result: dict[str, Any]) -> str:
     if "oneshot" in result:
         rows = []
         for name, row in result["oneshot"].items():
-            replies = f"{row['replies']}/{len(row['runs'])}" if "replies" in row else "-"
+            n = len(row["runs"])
+            sent = f"{row['sent']}/{n}" if "sent" in row else "-"
+            replies = f"{row['replies']}/{n}" if "replies" in row else "-"
             closes = ", ".join(row.get("client_close", [])) or "-"
             rows.append(
                 [
@@ -790,6 +808,7 @@ def render(result: dict[str, Any]) -> str:
                     f"{row['x_floor']:.2f}",
                     f"{row['x_floor_min']:.2f}",
                     fmt_mib(row["maxrss_mib"]),
+                    sent,
                     replies,
                     closes,
                     row["how"],
@@ -807,6 +826,7 @@ def render(result: dict[str, Any]) -> str:
                     "x floor",
                     "x floor (min)",
                     "peak RSS MiB",
+                    "sent",
                     "replies",
                     "close",
                     "command",

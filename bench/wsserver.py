@@ -351,10 +351,11 @@ def run_echo(report: Report) -> None:
     from websockets.exceptions import ConnectionClosed
 
     async def echo(ws: ServerConnection) -> None:
-        echoed = 0
+        received = echoed = 0
         try:
             async for message in ws:
-                await ws.send(message)
+                received += 1
+                await ws.send(message)  # fails when the client's Close came in meanwhile
                 echoed += 1
         except ConnectionClosed:  # a client that drops TCP is reported, not a server error
             pass
@@ -362,6 +363,7 @@ def run_echo(report: Report) -> None:
         report(
             mode="echo",
             path=ws.request.path if ws.request else "?",
+            received=received,
             echoed=echoed,
             client_close=rcvd.code if rcvd else None,
         )
