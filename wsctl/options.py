@@ -181,7 +181,7 @@ _CONNECTION_OPTIONS = [
         type=HEADER,
         multiple=True,
         metavar="'NAME: VALUE'",
-        help="Add a header to the handshake request (repeatable).",
+        help="Add a header to the handshake request (repeatable); @FILE reads one per line.",
     ),
     click.option(
         "-s",
