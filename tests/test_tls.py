@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import shutil
 import ssl
 import subprocess
@@ -11,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pexpect
 import pytest
 import trustme
-from conftest import TIMEOUT, LoopbackServer, invoke
+from conftest import TIMEOUT, LoopbackServer, invoke, wsctl_command
 from cryptography.hazmat.primitives import serialization
 
 import wsctl
@@ -305,3 +307,26 @@ def test_python_api_accepts_tls_options_and_a_context(
 
     asyncio.run(body())
     assert server.recorder.messages == ["by options", "by context"]
+
+
+def test_encrypted_key_passphrase_is_asked_on_a_terminal(
+    make_server: Callable[..., LoopbackServer], pki: Pki
+) -> None:
+    server, url = wss_server(make_server, pki.server_context(require_client_cert=True))
+    _, cert, key = pki.client_files()
+    encrypted = pki.encrypted_key(key, b"typed passphrase")
+    command = wsctl_command(
+        "send", url, "asked", "--cacert", pki.ca_file, "--cert", cert, "--key", encrypted
+    )
+    child = pexpect.spawn(command[0], [*command[1:], "--wait", "1"], timeout=TIMEOUT)
+    child.logfile_read = screen = io.BytesIO()
+    try:
+        child.expect(f"Passphrase for {encrypted}: ".encode())
+        child.sendline(b"typed passphrase")
+        child.expect(b"asked")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, screen.getvalue()
+    assert b"typed passphrase" not in screen.getvalue()
+    assert server.recorder.messages == ["asked"]
