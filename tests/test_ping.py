@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 from wsctl.commands.ping import HandshakeClock, handshake_line
 
 FAST = ["-i", "20ms"]
+MakeServer = Callable[..., LoopbackServer]
 
 
 @pytest.fixture(autouse=True)
@@ -338,3 +339,69 @@ def test_count_zero_runs_until_ctrl_c_then_summarises(
     assert re.search(r"^(\d+) pings sent, \1 pongs received, 0% loss", rest, re.M)
     server.wait_closed()
     assert server.recorder.close_codes == [1000]  # Ctrl-C still closes with a Close frame
+
+
+def test_server_going_away_during_the_pings_is_a_failed_check(
+    make_server: MakeServer,
+) -> None:
+    async def restart(connection: ServerConnection, recorder: Recorder) -> None:
+        await connection.close(1001, "restarting")
+
+    server = make_server(restart)
+    result = invoke(["ping", server.url, *FAST])
+    assert result.exit_code == 7
+    assert "0 pings sent, 0 pongs received" in result.stdout  # the summary is still printed
+    assert (
+        "error: the server closed the connection (1001 going away: restarting) after 0 of 4 pings"
+    ) in result.stderr
+
+
+@pytest.fixture
+def connect_proxy(server_loop: LoopThread) -> Iterator[tuple[int, list[bytes]]]:
+    """A real HTTP CONNECT proxy on loopback; yields its port and the CONNECT lines it saw."""
+    requests: list[bytes] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        requests.append(head.split(b"\r\n")[0])
+        host, port = head.split()[1].decode().rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    async def start() -> asyncio.Server:
+        return await asyncio.start_server(tunnel, "127.0.0.1", 0)
+
+    proxy = server_loop.call(start())
+    yield proxy.sockets[0].getsockname()[1], requests
+
+    async def stop() -> None:
+        proxy.close()
+
+    server_loop.call(stop())
+
+
+def test_ping_through_an_http_proxy_names_the_proxy_and_the_server(
+    make_server: MakeServer, connect_proxy: tuple[int, list[bytes]]
+) -> None:
+    proxy_port, requests = connect_proxy
+    server = make_server(wait_for_close)
+    result = invoke(
+        ["ping", server.url, *FAST, "-c", "2", "--proxy", f"http://127.0.0.1:{proxy_port}"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.lines[0].startswith(f"PING {server.url} via proxy http://127.0.0.1:{proxy_port}")
+    assert result.lines[1].endswith("(dns and tcp: to the proxy)")
+    assert f"pong from 127.0.0.1:{server.port}: seq=2" in result.stdout  # the server, not the proxy
+    assert requests == [f"CONNECT 127.0.0.1:{server.port} HTTP/1.1".encode()]

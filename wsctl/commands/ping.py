@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import json
 import sys
+import urllib.parse
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -26,13 +27,21 @@ from wsctl.core import Client, HandshakeEvent, connect
 from wsctl.diagnostics import client_lines
 from wsctl.durations import format_duration
 from wsctl.environment import Environment
-from wsctl.errors import CheckFailed, ExitCode, InvalidInput, OutputClosed, Timeout
+from wsctl.errors import (
+    CheckFailed,
+    ConnectionClosedAbnormally,
+    ExitCode,
+    InvalidInput,
+    OutputClosed,
+    Timeout,
+    WebSocketError,
+)
 from wsctl.options import DURATION, common_options, connection_options
 from wsctl.output import StatusWriter
 from wsctl.redact import redact_header, redact_url
 from wsctl.report import PingResult, ReportTarget, RunRecord, ping_summary, recording
 from wsctl.session import close_quietly
-from wsctl.settings import ConnectOptions, validate_url
+from wsctl.settings import ConnectOptions, close_code_name, validate_url
 
 #: A Ping carries at most 125 bytes; the sequence number appended takes up to 11 of them.
 MAX_PAYLOAD_TEXT = 114
@@ -157,7 +166,7 @@ def handshake_line(phases: dict[str, float | None], *, attempts: int = 1, via: s
     total = phases["total"] or 0.0
     line = f"handshake {_ms(total)}" + (f": {', '.join(parts)}" if parts else "")
     if via:
-        line += f" (via proxy {via}: dns and tcp are those of the proxy)"
+        line += " (dns and tcp: to the proxy)"
     if attempts > 1:
         line += f" (attempt {attempts})"
     return line
@@ -269,11 +278,18 @@ async def ping_session(
     record.connected(client, done - start)
     record.handshake = phases
     record.peer = clock.peer if clock is not None else None
+    via = proxies[-1] if proxies else ""
+    if record.connection is not None:
+        record.connection["proxy"] = via or None
     try:
-        peer = f" ({record.peer})" if record.peer else ""
-        out.line(f"PING {shown_url}{peer}", summary=True)
+        # Through a proxy the TCP peer is the proxy: name it as such, and the server by its URL.
+        if via:
+            heading, peer = f" via proxy {via}", _url_address(client.url)
+        else:
+            heading = f" ({record.peer})" if record.peer else ""
+            peer = record.peer or _url_address(client.url)
+        out.line(f"PING {shown_url}{heading}", summary=True)
         attempts = clock.attempts if clock is not None else 1
-        via = proxies[-1] if proxies else ""
         out.line(handshake_line(phases, attempts=attempts, via=via), summary=True)
         if status.verbose:
             for text in client_lines(client):
@@ -284,20 +300,24 @@ async def ping_session(
                 out.line(f"{name}: {redact_header(name, value)}")
             await client.close()
             return ExitCode.OK
-        return await _pings(client, plan, record, out, shown_url)
+        return await _pings(client, plan, record, out, shown_url, peer)
     except BaseException:
         await close_quietly(client)
         raise
 
 
 async def _pings(
-    client: Client, plan: PingPlan, record: RunRecord, out: PingPrinter, shown_url: str
+    client: Client,
+    plan: PingPlan,
+    record: RunRecord,
+    out: PingPrinter,
+    shown_url: str,
+    peer: str,
 ) -> int:
     loop = asyncio.get_running_loop()
     pings: list[PingResult] = []
     record.pings = pings
     record.ping_count = plan.count
-    peer = record.peer or shown_url
     counter = _Counter()
     record.count_received = counter
     drain = asyncio.create_task(_drain(client, counter), name="wsctl-ping-drain")
@@ -314,6 +334,8 @@ async def _pings(
                 rtt: float | None = await client.ping(data, timeout=plan.timeout)
             except Timeout:
                 rtt = None
+            except ConnectionClosedAbnormally:
+                raise _closed_during_pings(client, len(pings), plan.count) from None
             pings.append(PingResult(seq, len(data), rtt))
             elapsed = loop.time() - first
             if rtt is None:
@@ -336,6 +358,28 @@ async def _pings(
             f"({summary['loss_percent']:g}% loss) from {shown_url}"
         )
     return ExitCode.OK
+
+
+def _url_address(url: str) -> str:
+    """``host:port`` of a ws:// or wss:// URL, for the pong lines."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    host = parts.hostname or ""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _closed_during_pings(client: Client, done: int, count: int) -> WebSocketError:
+    """The server ended the connection before the last ping: a normal close (1000/1001)
+    means the pings did not all come back (exit 7); any other stays an abnormal one (6)."""
+    code = client.close_code
+    shown = f"{code} {close_code_name(code)}" + (
+        f": {client.close_reason}" if client.close_reason else ""
+    )
+    of = f" of {count}" if count else ""
+    message = f"the server closed the connection ({shown}) after {done}{of} pings"
+    if code in (1000, 1001):
+        return CheckFailed(message)
+    return ConnectionClosedAbnormally(message, code=code or 1006, reason=client.close_reason)
 
 
 def _print_summary(out: PingPrinter, url: str, pings: list[PingResult], elapsed: float) -> None:
