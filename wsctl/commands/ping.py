@@ -17,7 +17,7 @@ import json
 import sys
 import urllib.parse
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import click
@@ -223,7 +223,6 @@ class PingPlan:
     verbose: bool
     quiet: bool
     json_output: bool
-    reports: tuple[ReportTarget, ...] = field(default=())
 
     def data(self, seq: int) -> bytes:
         """The Ping payload of ping ``seq``: unique, so each pong is matched to its ping."""
@@ -489,7 +488,6 @@ def command(
         verbose=verbose,
         quiet=quiet,
         json_output=json_output,
-        reports=reports,
     )
     # ping reads no messages on purpose: a read timeout would only cut the pings short.
     options = dataclasses.replace(options, read_timeout=None)
