@@ -750,7 +750,10 @@ class connect:
     ``options`` is a :class:`ConnectOptions`; or pass the spec's options as keywords
     (``headers``, ``protocols``, ``dial_timeout``, ``read_timeout``, ``write_timeout``,
     ``compression``, ``compression_threshold``, ``read_limit``, ``channel_capacity``), with
-    durations as milliseconds or Go strings and sizes as bytes or ``"16MiB"``.
+    durations as milliseconds or Go strings and sizes as bytes or ``"16MiB"``; and wsctl's
+    own: ``auth=(user, password)``, ``bearer_token``, ``origin``, ``user_agent``, ``proxy``,
+    ``no_proxy``, ``cacert``, ``capath``, ``cert``, ``key``, ``key_password``, ``insecure``,
+    ``tls_server_name``, ``ssl_context``, ``retries``, ``retry_delay``, ``retry_max_delay``.
 
     Raises :class:`~wsctl.errors.PermissionDenied` (policy), :class:`InvalidInput`,
     :class:`ConnectionFailed` or :class:`Timeout`.
