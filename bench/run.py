@@ -695,6 +695,7 @@ def summarize(row: dict[str, Any], count: int) -> dict[str, Any]:
         notes.add(f"first gap: {worst['first_odd']}")
     row.update(
         rate=statistics.median(rates) if rates else None,
+        rate_best=max(rates) if rates else None,
         rate_to_exit=statistics.median(rates_to_exit) if rates_to_exit else None,
         lost=max(r["lost"] for r in runs),
         lost_min=min(r["lost"] for r in runs),
@@ -767,6 +768,35 @@ def cpu_idle(window: float) -> float | None:
     return (idle1 - idle0) / max(1, total1 - total0)
 
 
+class ForeignCpu:
+    """How much CPU other processes took while a scenario ran: its noise, in one number.
+
+    The machine's busy time (from /proc/stat) minus what the bench and its children (clients,
+    servers, reaped by the end of the scenario) used, as a share of all cores' time.
+    """
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        t = os.times()
+        return busy, t.user + t.system + t.children_user + t.children_system, now()
+
+    def share(self) -> float | None:
+        """Other processes' CPU seconds over all cores' seconds since this was created."""
+        end = self._sample()
+        if self._start is None or end is None:
+            return None
+        busy, own, elapsed = (b - a for a, b in zip(self._start, end, strict=True))
+        return max(0.0, busy - own) / (elapsed * (os.cpu_count() or 1))
+
+
 def wait_for_idle(limit: float, wanted: float = 0.85) -> float | None:
     """Wait up to ``limit`` seconds for a 2-second window in which the machine is mostly idle.
 
@@ -809,6 +839,14 @@ def fmt_rate(rate: float | None) -> str:
 def notes_block(rows: dict[str, dict[str, Any]]) -> list[str]:
     """The notes of a table's rows, one line each, below the table."""
     return [f"  {name}: {note}" for name, row in rows.items() for note in row["notes"]]
+
+
+def noise(result: dict[str, Any], scenario: str) -> str:
+    """A note on the CPU other processes took during a scenario, when it is worth one."""
+    share = result.get("foreign_cpu", {}).get(scenario)
+    if share is None or share < 0.05:
+        return ""
+    return f"; other processes took {100 * share:.0f}% of the CPU meanwhile"
 
 
 def busy_line(m: dict[str, Any]) -> str:
@@ -856,7 +894,7 @@ def render(result: dict[str, Any]) -> str:
         parts += [
             "",
             f"(a) one-shot: send one message, wait for its echo ({cfg['runs']} runs, "
-            "echo server built on websockets)",
+            "echo server built on websockets)" + noise(result, "oneshot"),
             table(
                 [
                     "tool",
@@ -889,6 +927,7 @@ def render(result: dict[str, Any]) -> str:
                 [
                     name,
                     fmt_rate(row["rate"]),
+                    fmt_rate(row["rate_best"]),
                     fmt_rate(row["rate_to_exit"]),
                     lost,
                     {True: "yes", False: "NO", None: "-"}[row["in_order"]],
@@ -901,11 +940,14 @@ def render(result: dict[str, Any]) -> str:
             )
         parts += [
             "",
-            title.format(count=cfg["count"], size=cfg["size"]) + f" (median of {cfg['repeat']})",
+            title.format(count=cfg["count"], size=cfg["size"])
+            + f" (median of {cfg['repeat']})"
+            + noise(result, key),
             table(
                 [
                     "tool",
                     "msg/s",
+                    "best",
                     "to exit",
                     "lost",
                     "in order",
@@ -1004,7 +1046,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name in scenarios:
             print(f"running {name}...", file=sys.stderr, flush=True)
+            meter = ForeignCpu()
             result[name] = steps[name]()
+            result.setdefault("foreign_cpu", {})[name] = meter.share()
     result["machine"]["load_after"] = [round(x, 2) for x in os.getloadavg()]
     path = args.json or RESULTS / time.strftime("bench-%Y%m%d-%H%M%S.json")
     path.parent.mkdir(parents=True, exist_ok=True)
