@@ -687,7 +687,7 @@ def summarize(row: dict[str, Any], count: int) -> dict[str, Any]:
         if r.get("invalid"):
             notes.add(f"{r['invalid']} junk line(s)/message(s), first: {r['first_odd']}")
         if r.get("newline_suffix"):
-            notes.add("each message keeps its trailing newline (65 bytes)")
+            notes.add("each message keeps the trailing newline of its line (one byte more)")
         if r.get("in_order") is False:
             notes.add("out of order")
     worst = max(runs, key=lambda r: r["lost"])
