@@ -90,8 +90,11 @@ def cli(ctx: click.Context) -> None:
 
 
 def _error(message: str) -> None:
+    from wsctl.escape import escape_control
+
     try:
-        sys.stderr.write(f"wsctl: {message}\n")
+        # Messages quote servers (HTTP reasons, close reasons): never let them drive the terminal.
+        sys.stderr.write(f"wsctl: {escape_control(message)}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

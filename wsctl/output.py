@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import BinaryIO, Literal
@@ -16,24 +15,11 @@ from typing import BinaryIO, Literal
 from wsctl.core import HandshakeEvent, Message
 from wsctl.environment import Environment
 from wsctl.errors import OutputClosed
+from wsctl.escape import escape_control as escape_control  # re-exported for renderers
 from wsctl.redact import redact_header, redact_url
 from wsctl.settings import close_code_name
 
 BinaryFormat = Literal["base64", "hex", "raw"]
-
-# C0 controls except TAB and LF, DEL, C1 controls, and the bidirectional overrides that can
-# make text read differently from what it is ("Trojan Source").
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def escape_control(text: str) -> str:
-    """Make untrusted text safe for a terminal: ESC becomes ``\\x1b``, BEL ``\\x07``…"""
-    return _UNSAFE.sub(_escape_char, text)
 
 
 def hex_dump(data: bytes) -> str:
