@@ -438,8 +438,8 @@ class Config:
 
 def client_close(report: dict[str, Any] | None) -> str:
     """How the client ended the connection, as the server saw it."""
-    if report is None:
-        return "no report"
+    if report is None:  # the servers report every connection whose handshake completed
+        return "never connected"
     if "error" in report:
         return report["error"]
     code = report.get("client_close")
