@@ -1,0 +1,197 @@
+"""``wsctl connect URL``: an interactive session on a terminal, a pipe everywhere else.
+
+On a terminal (stdin and stdout both TTYs) this opens the prompt of :mod:`wsctl.interactive`.
+Anywhere else it behaves exactly like ``wsctl send`` reading stdin, and it is ``send``'s own
+session that runs: the same reading, waiting for replies and closing.  prompt_toolkit and rich
+are imported only on the interactive path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import click
+
+from wsctl.environment import Environment
+from wsctl.options import CLOSE_CODE, DURATION, common_options, connection_options
+from wsctl.output import BinaryFormat
+from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
+
+Mode = Literal["interactive", "pipe", "script"]
+
+
+def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mode:
+    """How ``connect`` runs.
+
+    ``interactive``: a person at a terminal, no ``-x``.  ``script``: ``-x`` messages with a
+    terminal on stdin — they are sent and the replies printed like ``send`` (as ``wscat -x``
+    does), and the terminal is not read, so a script run from a terminal never waits for
+    typing.  ``pipe``: otherwise; stdin lines (after any ``-x`` messages) are sent.
+    """
+    if execute and stdin_isatty:
+        return "script"
+    if stdin_isatty and stdout_isatty:
+        return "interactive"
+    return "pipe"
+
+
+@click.command("connect")
+@click.argument("url")
+@click.option(
+    "-x",
+    "--execute",
+    "execute",
+    multiple=True,
+    metavar="MESSAGE",
+    help="Send MESSAGE on connect (repeatable), print the replies and exit, like send; "
+    "stdin lines follow when stdin is not a terminal.",
+)
+@click.option(
+    "--ping-interval",
+    type=DURATION,
+    help="Send a keep-alive Ping this often; no Pong within --ping-timeout closes (exit 6).",
+)
+@click.option(
+    "--ping-timeout",
+    type=DURATION,
+    help="How long a Pong may take [default: the ping interval; 10s for /ping].",
+)
+@click.option(
+    "--timestamps",
+    is_flag=True,
+    help="Start each line with the time (in a pipe: with --json, add a time field).",
+)
+@click.option("--no-color", is_flag=True, help="No colours (NO_COLOR=1 does the same).")
+@click.option(
+    "--pretty/--no-pretty",
+    default=True,
+    show_default=True,
+    help="Lay out and highlight JSON messages in the interactive session (/json toggles).",
+)
+@click.option(
+    "--show-ping-pong",
+    is_flag=True,
+    help="Show keep-alive pings and their pongs (/pingpong toggles).",
+)
+@click.option(
+    "--history/--no-history",
+    default=True,
+    show_default=True,
+    help="Keep the typed lines in $XDG_STATE_HOME/wsctl/history for Up and Ctrl-R.",
+)
+@click.option(
+    "--wait",
+    "wait_count",
+    type=click.IntRange(min=0),
+    help="Not on a terminal: after stdin ends, stop as soon as N replies have arrived.",
+)
+@click.option(
+    "--wait-time",
+    type=DURATION,
+    default="1s",
+    show_default=True,
+    help="Not on a terminal: after stdin ends, stop when no message arrives for this long "
+    "(0: close at once).",
+)
+@click.option(
+    "--json",
+    "json_lines",
+    is_flag=True,
+    help='Not on a terminal: write NDJSON {"type":"text","data":...} per message.',
+)
+@click.option(
+    "--binary-format",
+    type=click.Choice(["base64", "hex", "raw"]),
+    help="Not on a terminal: how to print binary messages (default base64; hex on a terminal).",
+)
+@click.option(
+    "--close-code",
+    type=CLOSE_CODE,
+    help="Close code sent when the session ends (Ctrl-D, /quit, end of stdin) [1000].",
+)
+@click.option("--close-reason", default="", help="Close reason sent when the session ends.")
+@connection_options
+@common_options
+@click.pass_obj
+def command(
+    env: Environment,
+    url: str,
+    execute: tuple[str, ...],
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    timestamps: bool,
+    no_color: bool,
+    pretty: bool,
+    show_ping_pong: bool,
+    history: bool,
+    wait_count: int | None,
+    wait_time: float,
+    json_lines: bool,
+    binary_format: BinaryFormat | None,
+    close_code: int | None,
+    close_reason: str,
+    options: ConnectOptions,
+    verbose: bool,
+    quiet: bool,
+) -> int:
+    """Open an interactive session on URL, or pipe stdin to it.
+
+    On a terminal: type a message and press Enter to send it; replies appear above the
+    prompt, which incoming traffic never garbles. Slash commands (/help lists them) ping,
+    close with a code, send binary data or files and switch the display; history is kept
+    with reverse search (Ctrl-R). Ctrl-D or /quit closes with 1000.
+
+    Not on a terminal, connect works like send: each stdin line is sent, replies go to stdout
+    one per line, and after stdin ends the replies are printed until --wait N arrived, none came
+    for --wait-time, or the server closed; then it closes with 1000. With -x and a terminal on
+    stdin, the -x messages are sent and their replies printed the same way.
+
+    \b
+    Examples:
+      wsctl connect ws://127.0.0.1:8765/echo
+      wsctl connect wss://example.com/feed --ping-interval 30s --timestamps
+      printf 'a\\nb\\n' | wsctl connect ws://127.0.0.1:8765/echo
+      wsctl connect ws://127.0.0.1:8765/echo -x hello -x world --wait 2
+    """
+    validate_url(url)
+    validate_close_reason(close_reason)
+    options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
+    mode = choose_mode(
+        stdin_isatty=env.stdin_isatty, stdout_isatty=env.stdout_isatty, execute=bool(execute)
+    )
+    if mode == "interactive":
+        from wsctl.interactive import InteractiveSettings, run_interactive
+
+        settings = InteractiveSettings(
+            pretty=pretty,
+            timestamps=timestamps,
+            color=not no_color,
+            show_ping_pong=show_ping_pong,
+            history=history,
+            close_code=close_code or 1000,
+            close_reason=close_reason,
+            verbose=verbose,
+            quiet=quiet,
+        )
+        return run_interactive(env, url, options, settings=settings)
+
+    from wsctl.commands.send_session import SendPlan, send_session
+    from wsctl.session import run
+
+    plan = SendPlan(
+        messages=execute,
+        stream=env.stdin if mode == "pipe" else None,
+        stream_name="stdin",
+        binary=False,
+        wait_count=wait_count,
+        wait_time=wait_time,
+        close_code=close_code,
+        close_reason=close_reason,
+        json_lines=json_lines,
+        timestamps=timestamps,
+        binary_format=binary_format,
+        verbose=verbose,
+        quiet=quiet,
+    )
+    return run(send_session(env, url, options, plan))
