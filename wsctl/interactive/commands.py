@@ -207,6 +207,9 @@ def find_command(name: str) -> CommandSpec | None:
 # -- parsing -------------------------------------------------------------------------------
 
 
+_COMMAND = re.compile(r"/(\S*)\s*(.*)", re.DOTALL)
+
+
 def parse_line(line: str) -> Action | None:
     """What a line typed at the prompt asks for; None for an empty line (nothing is sent).
 
@@ -219,11 +222,10 @@ def parse_line(line: str) -> Action | None:
         return SendText(line)
     if line.startswith("//"):
         return SendText(line[1:])
-    name, _, rest = line[1:].partition(" ")
-    # A newline may follow the name (Esc-Enter); treat it as the separator too.
-    name, newline, after = name.partition("\n")
-    if newline:
-        rest = after + (" " + rest if rest else "")
+    # The name ends at the first white space: a space, or a newline typed with Esc-Enter.
+    match = _COMMAND.match(line)
+    assert match is not None  # the pattern matches any line starting with "/"
+    name, rest = match.groups()
     spec = find_command(name)
     if spec is None:
         raise InvalidInput(_unknown_command(name))
@@ -266,9 +268,9 @@ def _parse_ping(args: str, spec: CommandSpec) -> Action:
 def _parse_close(args: str, spec: CommandSpec) -> Action:
     if not args:
         return Close(1000, "")
-    code_text, _, reason = args.partition(" ")
+    code_text, *rest = args.split(None, 1)
     code = parse_close_code(code_text)
-    reason = reason.strip()
+    reason = rest[0].strip() if rest else ""
     validate_close_reason(reason)
     return Close(code, reason)
 
