@@ -173,7 +173,7 @@ class InteractiveSession:
         """Connect, then serve the prompt until the user quits or the connection ends."""
         # The terminal output, taken before stdout is redirected below.
         self._output = get_app_session().output
-        writer = AbovePrompt(
+        self._writer = writer = AbovePrompt(
             self._output,
             asyncio.get_running_loop(),
             lambda: self._prompt.app if self._prompt is not None else None,
@@ -303,6 +303,8 @@ class InteractiveSession:
             await self._stop_prompt(prompt_task)
 
     async def _stop_prompt(self, task: asyncio.Task[str]) -> None:
+        # Print what is still queued above the prompt, before the prompt goes away.
+        self._writer.drain()
         if not task.done():
             assert self._prompt is not None
             app = self._prompt.app
@@ -418,10 +420,12 @@ class InteractiveSession:
         self.renderer.event(f"pong{shown} in {format_rtt(rtt)}")
 
     async def _close_and_exit(self, code: int, reason: str) -> int:
-        link, self._link = self._link, None
+        link = self._link
         if link is None:
             return ExitCode.OK
         await self._retire(link, code, reason)
+        # Forgotten only now, so that the prompt does not say "(disconnected)" while closing.
+        self._link = None
         self._report_closed(link.client, code)
         return ExitCode.OK
 
