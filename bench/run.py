@@ -139,6 +139,26 @@ def wsctl_tool(path: str) -> Tool:
     )
 
 
+def bare_tool(python: str) -> Tool:
+    """The reference row: websockets' asyncio client, which wsctl is built on, with no CLI."""
+    script = str(BENCH / "bare_client.py")
+    version = _run_text([python, "-c", "import websockets; print(websockets.__version__)"])
+    return Tool(
+        name="websockets",
+        path=script,
+        version=f"websockets {version} asyncio client, no CLI (reference)",
+        oneshot=lambda url, msg, _f: Invocation(
+            [python, script, "oneshot", url, msg], "bare_client.py oneshot URL MSG"
+        ),
+        listen=lambda url: Invocation(
+            [python, script, "listen", url], "bare_client.py listen URL > file"
+        ),
+        send=lambda url, lines: Invocation(
+            [python, script, "send", url], "bare_client.py send URL < lines", stdin=lines
+        ),
+    )
+
+
 def websocat_tool(path: str) -> Tool:
     """websocat (Rust), in its default text line mode."""
     return Tool(
@@ -974,7 +994,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="which scenarios to run")
-    p.add_argument("--tools", default="wsctl,websocat,wsdump,wscat", help="which clients to run")
+    p.add_argument(
+        "--tools",
+        default="wsctl,websockets,websocat,wsdump,wscat",
+        help="which clients to run (websockets: the bare library client, a reference)",
+    )
     p.add_argument("--runs", type=int, default=20, help="one-shot runs per tool")
     p.add_argument("--count", type=int, default=100_000, help="messages in listen and send")
     p.add_argument("--size", type=int, default=64, help="bytes per message")
@@ -1006,6 +1030,9 @@ def main(argv: list[str] | None = None) -> int:
         if wsctl is None:
             sys.exit("wsctl not found: install it (pip install -e .) or pass --wsctl PATH")
         tools.append(wsctl_tool(wsctl))
+    floor_python = (_interpreter(wsctl) if wsctl else None) or sys.executable
+    if "websockets" in wanted:
+        tools.append(bare_tool(floor_python))
     tools += [t for t in find_peers() if t.name in wanted]
     missing = [t for t in wanted if t not in {tool.name for tool in tools}]
     if missing:
@@ -1013,7 +1040,6 @@ def main(argv: list[str] | None = None) -> int:
             f"not installed, skipped: {', '.join(missing)} (see bench/install-peers.sh)",
             file=sys.stderr,
         )
-    floor_python = (_interpreter(wsctl) if wsctl else None) or sys.executable
     idle = wait_for_idle(args.wait_idle) if args.wait_idle > 0 else cpu_idle(1.0)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
