@@ -14,6 +14,7 @@ import queue
 import re
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -449,6 +450,37 @@ def test_no_history_writes_nothing(
     term.child.sendcontrol("d")
     assert term.exit_status() == 0
     assert not (tmp_path / "state" / "wsctl").exists()
+
+
+def test_ctrl_d_during_a_stuck_send_waits_for_it_and_loses_nothing(
+    make_server: ServerFactory, terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    resume = threading.Event()
+    received: queue.Queue[str | bytes] = queue.Queue()
+
+    async def slow_reader(connection: ServerConnection, recorder: Recorder) -> None:
+        # Take nothing until the test says so: the client's send blocks on full buffers.
+        connection.transport.pause_reading()
+        await asyncio.get_running_loop().run_in_executor(None, resume.wait, TIMEOUT)
+        connection.transport.resume_reading()
+        async for message in connection:
+            received.put(message)
+
+    server = make_server(slow_reader, max_size=None)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\xab" * (24 * 1024 * 1024))  # more than the sockets' buffers hold
+    term = terminal(server.url)
+    term.ready()
+    term.enter(f"/binary @{big}")
+    term.expect_exact("> binary, 25165824 bytes")
+    term.child.sendcontrol("d")  # noticed although the send is stuck
+    term.expect_exact("still sending: waiting for the server to take the message")
+    resume.set()
+    assert term.exit_status() == 0
+    message = received.get(timeout=TIMEOUT)
+    assert message == big.read_bytes()
+    server.wait_closed()
+    assert server.recorder.close_codes == [1000]
 
 
 # -- how sessions end ------------------------------------------------------------------------

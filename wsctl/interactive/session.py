@@ -56,6 +56,9 @@ from wsctl.redact import redact_url
 from wsctl.session import close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions, close_code_name
 
+#: At Ctrl-D, a send still running after this long is announced (the server is not reading).
+STILL_SENDING = 0.25
+
 #: How long ``/ping`` waits for its Pong when no ``--ping-timeout`` is set.
 DEFAULT_PING_TIMEOUT = 10.0
 
@@ -166,6 +169,7 @@ class InteractiveSession:
         self._background: set[asyncio.Task[None]] = set()
         self._prompt: PromptSession[str] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self._busy = False
 
     # -- running -------------------------------------------------------------------------
 
@@ -252,55 +256,87 @@ class InteractiveSession:
         return False
 
     async def _select(self) -> int:
-        """The select loop: wait for a line, the connection's end or the keep-alive timer.
+        """The select loop: wait for the prompt, a line's work, the connection, the timer.
 
         The prompt runs for the whole session: leaving it after each line would put the
         terminal back in line mode for a moment, and a key pressed then would be echoed over
-        the output or lost (Ctrl-D), or become a signal (Ctrl-C).
+        the output or lost (Ctrl-D), or become a signal (Ctrl-C).  Lines are carried out one
+        at a time, in order, by a task of their own, so that a send the server does not take
+        or a slow /reconnect never keeps the loop from seeing Ctrl-D or the server's close.
         """
         assert self._prompt is not None
         prompt_task = asyncio.create_task(self._prompt.prompt_async())
-        line_task: asyncio.Task[str] | None = None
+        work_task: asyncio.Task[int | None] | None = None
         try:
             while True:
-                if line_task is None:
-                    line_task = asyncio.create_task(self._lines.get())
+                if work_task is None:
+                    work_task = asyncio.create_task(self._work())
                 link = self._link
-                waiters: set[asyncio.Task[Any]] = {prompt_task, line_task}
+                waiters: set[asyncio.Task[Any]] = {prompt_task, work_task}
                 if link is not None:
-                    waiters.add(link.reader)
+                    if not link.reader.done():
+                        waiters.add(link.reader)
                     if link.keepalive is not None:
                         waiters.add(link.keepalive)
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                if link is not None and link.reader in done:
-                    return link.reader.result()  # the reader has shown why it ended
+                if (
+                    link is not None
+                    and link.reader in done
+                    and link is self._link
+                    and not link.client.closed_by_us
+                ):
+                    # The server or the network ended the connection; the reader has shown
+                    # why.  (When we closed it, the task closing it reports and decides.)
+                    return link.reader.result()
                 if link is not None and link.keepalive is not None and link.keepalive in done:
                     code = link.keepalive.result()
                     if code is not None:
                         return code
                     link.keepalive = None  # the connection is closing: the reader reports it
-                if line_task in done:
-                    line = line_task.result()
-                    line_task = None
-                    result = await self._execute(line)
+                if work_task in done:
+                    task, work_task = work_task, None
+                    result = task.result()
                     if result is not None:
                         return result
                 elif prompt_task in done:
-                    # Ctrl-D, or Ctrl-C on an empty line.  Lines typed just before are sent
-                    # first: nothing typed is lost.
+                    # Ctrl-D, or Ctrl-C on an empty line.  The line being carried out and
+                    # those typed before are sent first: nothing typed is lost.
                     with contextlib.suppress(EOFError, KeyboardInterrupt):
                         prompt_task.result()
-                    while not self._lines.empty():
+                    if self._busy:
+                        finished, _ = await asyncio.wait({work_task}, timeout=STILL_SENDING)
+                        if not finished:
+                            self.renderer.event(
+                                "still sending: waiting for the server to take the message "
+                                "before closing (Ctrl-C to give up)"
+                            )
+                        result = await work_task
+                    else:
+                        work_task.cancel()  # waiting for a line; a queued one stays queued
+                        result = None
+                    work_task = None
+                    while result is None and not self._lines.empty():
                         result = await self._execute(self._lines.get_nowait())
-                        if result is not None:
-                            return result
+                    if result is not None:
+                        return result
                     return await self._close_and_exit(
                         self.settings.close_code, self.settings.close_reason
                     )
         finally:
-            if line_task is not None:
-                line_task.cancel()
+            if work_task is not None:
+                work_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await work_task
             await self._stop_prompt(prompt_task)
+
+    async def _work(self) -> int | None:
+        """Take the next line typed and carry it out; an exit code when it ends the session."""
+        line = await self._lines.get()
+        self._busy = True
+        try:
+            return await self._execute(line)
+        finally:
+            self._busy = False
 
     async def _stop_prompt(self, task: asyncio.Task[str]) -> None:
         # Print what is still queued above the prompt, before the prompt goes away.
