@@ -105,12 +105,16 @@ def pretty_json(text: str, width: int) -> str | None:
     return _reformat_json(stripped, 2)
 
 
-def text_body(text: str, *, pretty: bool, width: int) -> Text:
-    """The body of a text message: escaped, and highlighted JSON when ``pretty``."""
+def text_body(text: str, *, pretty: bool, width: int | Callable[[], int]) -> Text:
+    """The body of a text message: escaped, and highlighted JSON when ``pretty``.
+
+    ``width`` may be a function, asked only for a message that may be JSON (measuring the
+    terminal costs a system call).
+    """
     if text == "":
         return Text("(empty message)", style="dim italic")
-    if pretty:
-        laid_out = pretty_json(text, width)
+    if pretty and text.lstrip()[:1] in ("{", "["):
+        laid_out = pretty_json(text, width if isinstance(width, int) else width())
         if laid_out is not None:
             body = Text(escape_control(laid_out))
             JSONHighlighter().highlight(body)
@@ -135,10 +139,11 @@ def message_line(marker: str, body: Text, *, timestamp: str | None = None) -> Te
     if timestamp is not None:
         prefix.append(timestamp + " ", style="dim")
     prefix.append(marker + " ", style=_STYLES.get(marker, ""))
+    if "\n" not in body.plain:
+        return prefix.append_text(body)
     indent = " " * prefix.cell_len
-    lines = body.split("\n", allow_blank=True)
     line = prefix
-    for number, part in enumerate(lines):
+    for number, part in enumerate(body.split("\n", allow_blank=True)):
         if number:
             line.append("\n" + indent)
         line.append_text(part)
@@ -189,7 +194,7 @@ class Renderer:
     def _body(self, data: str | bytes) -> Text:
         if isinstance(data, bytes):
             return binary_body(data)
-        return text_body(data, pretty=self.view.pretty, width=self._body_width())
+        return text_body(data, pretty=self.view.pretty, width=self._body_width)
 
     def event(self, text: str) -> None:
         """Something that happened: connected, pong, closed."""
