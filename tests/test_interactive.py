@@ -483,6 +483,22 @@ def test_ctrl_d_during_a_stuck_send_waits_for_it_and_loses_nothing(
     assert server.recorder.close_codes == [1000]
 
 
+def test_verbose_shows_the_handshake_redacted_and_the_negotiation(
+    echo_server: LoopbackServer, terminal: Callable[..., Terminal]
+) -> None:
+    url = echo_server.url + "?token=s3cret"
+    term = terminal(url, "-v", "-H", "Authorization: Bearer s3cret")
+    term.ready()
+    term.child.sendcontrol("d")
+    assert term.exit_status() == 0
+    text = term.text
+    assert "wsctl: > GET /?token=<redacted> HTTP/1.1" in text
+    assert "wsctl: > Authorization: Bearer <redacted>" in text
+    assert "wsctl: < HTTP/1.1 101 Switching Protocols" in text
+    assert "wsctl: subprotocol: none" in text
+    assert "s3cret" not in text
+
+
 # -- how sessions end ------------------------------------------------------------------------
 
 

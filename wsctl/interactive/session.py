@@ -37,6 +37,7 @@ from prompt_toolkit.styles import Style
 from rich.console import Console
 
 from wsctl.core import CLOSE_TIMEOUT, Client, connect
+from wsctl.diagnostics import client_lines
 from wsctl.durations import format_duration
 from wsctl.environment import Environment
 from wsctl.errors import (
@@ -382,6 +383,9 @@ class InteractiveSession:
         self._link = _Link(client, reader, keepalive, time.monotonic())
         if not self.settings.quiet:
             self.renderer.event(self._connected_text(client))
+        if self.status.verbose:  # TLS, compression, subprotocol: as every command shows them
+            for line in client_lines(client):
+                self.status.detail(line)
 
     def _connected_text(self, client: Client) -> str:
         details = []
