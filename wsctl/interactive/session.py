@@ -1,9 +1,11 @@
 """The interactive session: one asyncio select loop over the prompt, the socket and a timer.
 
-Three kinds of task run side by side and :meth:`InteractiveSession._select` waits for the
-first to finish (``FIRST_COMPLETED``), like the spec's ``channel.select``:
+Tasks run side by side and :meth:`InteractiveSession._select` waits for the first to finish
+(``FIRST_COMPLETED``), like the spec's ``channel.select``:
 
-* the prompt: one ``PromptSession.prompt_async()`` per line typed;
+* the prompt: one ``PromptSession.prompt_async()`` for the whole session, whose Enter hands
+  the line to a queue; it ends on Ctrl-D (or Ctrl-C on an empty line);
+* the work: the next line from the queue, carried out (sent, or run as a slash command);
 * the reader: every received message is printed above the prompt, and the connection's end
   (the server's close, a dropped connection, a read timeout) ends the session;
 * the keep-alive timer (``--ping-interval``): a Ping every interval; a Pong that does not come
@@ -62,6 +64,13 @@ STILL_SENDING = 0.25
 
 #: How long ``/ping`` waits for its Pong when no ``--ping-timeout`` is set.
 DEFAULT_PING_TIMEOUT = 10.0
+
+#: What each /json, /timestamps, /pingpong switches: the View attribute and its name.
+_TOGGLES: dict[str, tuple[str, str]] = {
+    "json": ("pretty", "JSON pretty-printing"),
+    "timestamps": ("timestamps", "timestamps"),
+    "pingpong": ("show_ping_pong", "keep-alive pings and pongs"),
+}
 
 HINT = "Type a message and press Enter to send it; /help lists the commands; Ctrl-D quits."
 
@@ -547,15 +556,9 @@ class InteractiveSession:
         link.sent += 1
 
     def _toggle(self, setting: slash.Setting, value: bool | None) -> None:
-        attribute = {"json": "pretty", "timestamps": "timestamps", "pingpong": "show_ping_pong"}
-        name = attribute[setting]
+        name, label = _TOGGLES[setting]
         new = not getattr(self.view, name) if value is None else value
         setattr(self.view, name, new)
-        label = {
-            "json": "JSON pretty-printing",
-            "timestamps": "timestamps",
-            "pingpong": "keep-alive pings and pongs",
-        }[setting]
         extra = ""
         if setting == "pingpong" and self.ping_interval is None:
             extra = " (no keep-alive is running: start wsctl with --ping-interval)"
