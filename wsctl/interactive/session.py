@@ -209,6 +209,7 @@ class InteractiveSession:
                 if not self.settings.quiet:
                     self.renderer.note(HINT)
                 self._prompt = self._make_prompt()
+                writer.drain()  # the lines so far, before the prompt first appears under them
                 return await self._select()
             finally:
                 await self._shutdown()
