@@ -8,17 +8,14 @@ use it.
 from __future__ import annotations
 
 import calendar
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from wsctl.escape import escape_control
+
 #: How much of a refused upgrade's response body is shown and reported.
 BODY_LIMIT = 1024
-
-# C0 controls (LF and TAB included: a body is shown line by line), DEL, C1 controls and the
-# bidirectional overrides; the same set the message renderers escape.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 #: Short names of certificate name attributes, as OpenSSL prints them.
 _SHORT_NAMES = {
@@ -30,16 +27,6 @@ _SHORT_NAMES = {
     "localityName": "L",
     "emailAddress": "emailAddress",
 }
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def escape_text(text: str) -> str:
-    """Escape control characters so untrusted text cannot drive the terminal."""
-    return _UNSAFE.sub(_escape, text)
 
 
 def body_excerpt(body: bytes, limit: int = BODY_LIMIT) -> str:
@@ -65,7 +52,7 @@ def body_lines(body: bytes, limit: int = BODY_LIMIT) -> list[str]:
     lines = shown.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [heading, *(f"< {escape_text(line)}" for line in lines)]
+    return [heading, *(f"< {escape_control(line)}" for line in lines)]
 
 
 def format_name(name: Sequence[Sequence[Sequence[str]]] | None) -> str | None:

@@ -143,7 +143,7 @@ def parse_close_expectation(value: str | int) -> CloseExpectation:
     Unlike a close code to *send*, any code may be observed, 1006 (abnormal closure) included.
     """
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         code = int(text)
     else:
         try:

@@ -114,7 +114,7 @@ def parse_close_code(value: int | str) -> int:
     """
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             code = int(text)
         else:
             try:
@@ -200,7 +200,7 @@ def parse_compression(value: int | str | Compression) -> Compression:
     """``"context-takeover"``, ``"1"``, ``1`` or ``Compression.CONTEXT_TAKEOVER``."""
     if isinstance(value, str):
         text = value.strip().lower().replace("_", "-")
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             value = int(text)
         else:
             for mode in Compression:
