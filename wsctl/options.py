@@ -490,3 +490,75 @@ def receive_output_options(function: F) -> F:
         help='Write NDJSON: {"type":"text","data":...} per message (binary data in base64).',
     )(function)
     return function
+
+
+def _apply(function: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def reply_wait_options(when: str = "After the last send") -> Callable[[F], F]:
+    """``--wait N`` and ``--wait-time D``: how long to keep printing replies once input ends.
+
+    ``when`` starts the help text, so each command can say when the waiting begins.
+    """
+
+    def decorate(function: F) -> F:
+        return _apply(
+            function,
+            [
+                click.option(
+                    "--wait",
+                    "wait_count",
+                    type=click.IntRange(min=0),
+                    help=f"{when}, stop as soon as N replies have arrived.",
+                ),
+                click.option(
+                    "--wait-time",
+                    type=DURATION,
+                    default="1s",
+                    show_default=True,
+                    help=f"{when}, stop when no message arrives for this long (0: close at once).",
+                ),
+            ],
+        )
+
+    return decorate
+
+
+def close_options(when: str = "at the end") -> Callable[[F], F]:
+    """``--close-code`` and ``--close-reason``: the Close frame this side sends ``when``."""
+
+    def decorate(function: F) -> F:
+        return _apply(
+            function,
+            [
+                click.option(
+                    "--close-code", type=CLOSE_CODE, help=f"Close code sent {when} [1000]."
+                ),
+                click.option("--close-reason", default="", help=f"Close reason sent {when}."),
+            ],
+        )
+
+    return decorate
+
+
+def keepalive_options(function: F) -> F:
+    """``--ping-interval`` and ``--ping-timeout``: keep-alive pings on a timer."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--ping-interval",
+                type=DURATION,
+                help="Send a keep-alive Ping this often; no Pong within --ping-timeout closes "
+                "(exit 6).",
+            ),
+            click.option(
+                "--ping-timeout",
+                type=DURATION,
+                help="How long a keep-alive Pong may take [default: the ping interval].",
+            ),
+        ],
+    )

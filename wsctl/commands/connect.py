@@ -14,7 +14,13 @@ from typing import Literal
 import click
 
 from wsctl.environment import Environment
-from wsctl.options import CLOSE_CODE, DURATION, common_options, connection_options
+from wsctl.options import (
+    close_options,
+    common_options,
+    connection_options,
+    keepalive_options,
+    reply_wait_options,
+)
 from wsctl.output import BinaryFormat
 from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
 
@@ -47,16 +53,7 @@ def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mo
     help="Send MESSAGE on connect (repeatable), print the replies and exit, like send; "
     "stdin lines follow when stdin is not a terminal.",
 )
-@click.option(
-    "--ping-interval",
-    type=DURATION,
-    help="Send a keep-alive Ping this often; no Pong within --ping-timeout closes (exit 6).",
-)
-@click.option(
-    "--ping-timeout",
-    type=DURATION,
-    help="How long a Pong may take [default: the ping interval; 10s for /ping].",
-)
+@keepalive_options
 @click.option(
     "--timestamps",
     is_flag=True,
@@ -80,20 +77,7 @@ def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mo
     show_default=True,
     help="Keep the typed lines in $XDG_STATE_HOME/wsctl/history for Up and Ctrl-R.",
 )
-@click.option(
-    "--wait",
-    "wait_count",
-    type=click.IntRange(min=0),
-    help="Not on a terminal: after stdin ends, stop as soon as N replies have arrived.",
-)
-@click.option(
-    "--wait-time",
-    type=DURATION,
-    default="1s",
-    show_default=True,
-    help="Not on a terminal: after stdin ends, stop when no message arrives for this long "
-    "(0: close at once).",
-)
+@reply_wait_options("Not on a terminal: after stdin ends")
 @click.option(
     "--json",
     "json_lines",
@@ -105,12 +89,7 @@ def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mo
     type=click.Choice(["base64", "hex", "raw"]),
     help="Not on a terminal: how to print binary messages (default base64; hex on a terminal).",
 )
-@click.option(
-    "--close-code",
-    type=CLOSE_CODE,
-    help="Close code sent when the session ends (Ctrl-D, /quit, end of stdin) [1000].",
-)
-@click.option("--close-reason", default="", help="Close reason sent when the session ends.")
+@close_options("when the session ends (Ctrl-D, /quit, end of stdin)")
 @connection_options
 @common_options
 @click.pass_obj

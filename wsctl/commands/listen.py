@@ -12,7 +12,12 @@ from wsctl.core import connect
 from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
 from wsctl.errors import ConnectionClosedAbnormally, ExitCode, InvalidInput
-from wsctl.options import DURATION, common_options, connection_options, receive_output_options
+from wsctl.options import (
+    common_options,
+    connection_options,
+    keepalive_options,
+    receive_output_options,
+)
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.report import RunRecord
@@ -32,16 +37,7 @@ from wsctl.settings import ConnectOptions, validate_url
     metavar="MESSAGE",
     help="Send MESSAGE right after connecting, e.g. a subscription (repeatable, in order).",
 )
-@click.option(
-    "--ping-interval",
-    type=DURATION,
-    help="Send a keep-alive Ping this often; no Pong within --ping-timeout closes (exit 6).",
-)
-@click.option(
-    "--ping-timeout",
-    type=DURATION,
-    help="How long a keep-alive Pong may take [default: the ping interval].",
-)
+@keepalive_options
 @click.option(
     "--events",
     is_flag=True,

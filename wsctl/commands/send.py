@@ -10,11 +10,11 @@ from wsctl.checks import Checks, check_options
 from wsctl.environment import Environment
 from wsctl.errors import InvalidInput
 from wsctl.options import (
-    CLOSE_CODE,
-    DURATION,
+    close_options,
     common_options,
     connection_options,
     receive_output_options,
+    reply_wait_options,
 )
 from wsctl.output import BinaryFormat
 from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
@@ -34,21 +34,8 @@ from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Read the messages from FILE instead of stdin (its lines; whole with --binary).",
 )
-@click.option(
-    "--wait",
-    "wait_count",
-    type=click.IntRange(min=0),
-    help="Stop as soon as N replies have arrived.",
-)
-@click.option(
-    "--wait-time",
-    type=DURATION,
-    default="1s",
-    show_default=True,
-    help="After the last send, stop when no message arrives for this long (0: close at once).",
-)
-@click.option("--close-code", type=CLOSE_CODE, help="Close code to send at the end [1000].")
-@click.option("--close-reason", default="", help="Close reason to send at the end.")
+@reply_wait_options()
+@close_options()
 @check_options
 @receive_output_options
 @connection_options
