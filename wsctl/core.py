@@ -529,7 +529,6 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
         else ClientConnection
     )
     kwargs: dict[str, Any] = {
-        "additional_headers": headers or None,
         "subprotocols": list(options.subprotocols) or None,
         "open_timeout": options.dial_timeout,
         "max_size": options.effective_read_limit,
@@ -734,7 +733,7 @@ async def _open_once(
             cause if isinstance(cause, WebSocketError) else exc,
             options,
             connector.proxy_choice,
-        ) from (None)
+        ) from None
     client = Client(connection, connector.uri, options)
     if options.compression and observer is not None:
         described = client.compression or (

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from wsctl.errors import InvalidInput
-from wsctl.settings import CloseCode, close_code_name
+from wsctl.settings import close_code_name, close_code_number
 
 #: How many of the last received messages a matcher keeps, to show when a check fails.
 RECENT_MESSAGES = 5
@@ -142,17 +142,12 @@ def parse_close_expectation(value: str | int) -> CloseExpectation:
 
     Unlike a close code to *send*, any code may be observed, 1006 (abnormal closure) included.
     """
-    text = str(value).strip()
-    if text.isascii() and text.isdigit():
-        code = int(text)
-    else:
-        try:
-            code = CloseCode[text.upper().replace("-", "_")].value
-        except KeyError:
-            raise InvalidInput(
-                f"{_quote(str(value))} is not a close code: expected a number from 1000 to 4999 "
-                "or a name such as normal, going-away, abnormal-closure"
-            ) from None
+    code = close_code_number(value)
+    if code is None:
+        raise InvalidInput(
+            f"{_quote(str(value))} is not a close code: expected a number from 1000 to 4999 "
+            "or a name such as normal, going-away, abnormal-closure"
+        )
     if not 1000 <= code <= 4999:
         raise InvalidInput(f"close code {code} is out of range: expected 1000 to 4999")
     return CloseExpectation(code)

@@ -107,25 +107,29 @@ def close_code_name(code: int | None) -> str:
         return "application" if 3000 <= code <= 4999 else "unknown"
 
 
+def close_code_number(value: int | str) -> int | None:
+    """A close code written as a number or a constant name (``normal``, ``GOING_AWAY``,
+    ``internal-error``); ``None`` when it is neither.  No range check."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    member = CloseCode.__members__.get(text.upper().replace("-", "_"))
+    return None if member is None else member.value
+
+
 def parse_close_code(value: int | str) -> int:
     """Validate a close code we are about to send: 1000–4999, minus the unsendable ones.
 
     Accepts a number or a constant name (``normal``, ``GOING_AWAY``, ``internal-error``).
     """
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isascii() and text.isdigit():
-            code = int(text)
-        else:
-            try:
-                code = CloseCode[text.upper().replace("-", "_")].value
-            except KeyError:
-                raise InvalidInput(
-                    f"invalid close code {value!r}: expected a number from 1000 to 4999 "
-                    "or a name such as normal, going-away, internal-error"
-                ) from None
-    else:
-        code = value
+    code = close_code_number(value)
+    if code is None:
+        raise InvalidInput(
+            f"invalid close code {value!r}: expected a number from 1000 to 4999 "
+            "or a name such as normal, going-away, internal-error"
+        )
     if not 1000 <= code <= 4999:
         raise InvalidInput(f"invalid close code {code}: must be from 1000 to 4999")
     if code in _UNSENDABLE_CLOSE_CODES:
