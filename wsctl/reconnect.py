@@ -22,7 +22,7 @@ from wsctl.errors import ConnectionClosedAbnormally, ExitCode, Timeout
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.retry import RetryNotice, backoff_delay, retrying
-from wsctl.session import close_quietly
+from wsctl.session import close_quietly, print_messages, report_close
 from wsctl.settings import ConnectOptions, close_code_name
 
 #: Closures after which a normal server close still means "come back": it is restarting.
@@ -60,7 +60,6 @@ async def listen_reconnecting(
     ``record`` (a :class:`wsctl.report.RunRecord`, if any) hears of each connection and send.
     """
     loop = asyncio.get_running_loop()
-    received = 0
     reconnects = 0
     drop: Drop | None = None
     started = loop.time()
@@ -76,22 +75,10 @@ async def listen_reconnecting(
                 await client.send(text)
                 if record is not None:
                     record.sent += 1
-            while (message := await client.recv()) is not None:
-                writer.message(message)
-                received += 1
-                if received == count:
-                    await client.close()
-                    writer.flush()
-                    status.detail(f"received {received} messages; closed with 1000")
-                    return ExitCode.OK
-            writer.flush()
+            if await print_messages(client, writer, status, count=count):
+                return ExitCode.OK
             if client.close_code != GOING_AWAY:  # 1000: the stream ended on purpose
-                if events:
-                    writer.event(
-                        {"type": "close", "code": client.close_code, "reason": client.close_reason}
-                    )
-                    writer.flush()
-                status.closed(client.close_code, client.close_reason, by_server=True)
+                report_close(client, writer, status, events=events)
                 return ExitCode.OK
             drop = Drop(client.close_code, client.close_reason)
         except ConnectionClosedAbnormally as error:

@@ -13,7 +13,7 @@ from typing import Any
 
 from wsctl.core import CLOSE_TIMEOUT, Client
 from wsctl.errors import WebSocketError
-from wsctl.output import MessageWriter
+from wsctl.output import MessageWriter, StatusWriter
 
 
 def run(session: Coroutine[Any, Any, int]) -> int:
@@ -91,3 +91,38 @@ class Receiver:
             self.task.cancel()
         elif not self.task.cancelled():
             self.task.exception()  # retrieved: the session already reports its own error
+
+
+async def print_messages(
+    client: Client,
+    writer: MessageWriter,
+    status: StatusWriter,
+    *,
+    count: int | None = None,
+) -> bool:
+    """Write each message of ``client`` until it closes, or until the writer has written
+    ``count`` in all (across reconnections too) — then close with 1000 and return True.
+
+    Abnormal closes raise; every message written before them stays counted by the writer.
+    """
+    recv = client.recv  # local names: this loop runs once per message, 100,000s a second
+    write = writer.message
+    while (message := await recv()) is not None:
+        write(message)
+        if writer.count == count:
+            await client.close()
+            writer.flush()
+            status.detail(f"received {count} messages; closed with 1000")
+            return True
+    writer.flush()
+    return False
+
+
+def report_close(
+    client: Client, writer: MessageWriter, status: StatusWriter, *, events: bool
+) -> None:
+    """Say how the server closed: a ``close`` NDJSON event (with ``events``) and a status line."""
+    if events:
+        writer.event({"type": "close", "code": client.close_code, "reason": client.close_reason})
+        writer.flush()
+    status.closed(client.close_code, client.close_reason, by_server=True)

@@ -21,7 +21,7 @@ from wsctl.options import (
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.report import RunRecord
-from wsctl.session import close_quietly
+from wsctl.session import close_quietly, print_messages, report_close
 from wsctl.settings import ConnectOptions, validate_url
 
 
@@ -172,24 +172,8 @@ async def _listen(
             record.sent += 1
         if checker is not None:  # a loop of its own: the plain one below stays as lean as it was
             return await receive_until_met(client, writer, checker, limit=count)
-        received = 0
-        recv = client.recv
-        write = writer.message
-        while (message := await recv()) is not None:
-            write(message)
-            received += 1
-            if received == count:
-                await client.close()
-                writer.flush()
-                status.detail(f"received {received} messages; closed with 1000")
-                return ExitCode.OK
-        writer.flush()
-        if events:
-            writer.event(
-                {"type": "close", "code": client.close_code, "reason": client.close_reason}
-            )
-            writer.flush()
-        status.closed(client.close_code, client.close_reason, by_server=True)
+        if not await print_messages(client, writer, status, count=count):
+            report_close(client, writer, status, events=events)
         return ExitCode.OK
     except ConnectionClosedAbnormally as error:
         writer.flush()
