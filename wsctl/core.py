@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -58,9 +58,12 @@ from wsctl.sizes import format_size
 CLOSE_TIMEOUT = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A received message: ``type`` is ``"text"`` (``data`` is str) or ``"binary"`` (bytes)."""
+class Message(NamedTuple):
+    """A received message: ``type`` is ``"text"`` (``data`` is str) or ``"binary"`` (bytes).
+
+    A named tuple rather than a frozen dataclass: one is made per message received, and a
+    tuple is several times cheaper to build.
+    """
 
     type: str
     data: str | bytes

@@ -130,9 +130,7 @@ async def _listen(
 ) -> int:
     checker = checks.checker(status)
     record.matcher = checker.matcher if checker is not None else None
-    writer = make_writer(
-        env, checker, schedule=asyncio.get_running_loop().call_soon, **writer_options
-    )
+    writer = make_writer(env, checker, loop=asyncio.get_running_loop(), **writer_options)
     if reconnect:
         if checker is not None:
             raise InvalidInput("--reconnect cannot be combined with --expect options")

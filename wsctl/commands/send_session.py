@@ -59,7 +59,7 @@ async def send_session(
         binary_format=plan.binary_format,
         json_lines=plan.json_lines,
         timestamps=plan.timestamps,
-        schedule=asyncio.get_running_loop().call_soon,
+        loop=asyncio.get_running_loop(),
     )
     # Start reading before connecting: nothing typed or piped while the handshake runs is lost.
     source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
