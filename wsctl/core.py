@@ -12,7 +12,7 @@ import contextlib
 import socket
 import ssl
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
@@ -183,17 +183,38 @@ class Client:
             raise InvalidInput(f"invalid message type {type!r}: expected TEXT (1) or BINARY (2)")
         await self._send(message, text)
 
-    async def send_utf8(self, data: bytes) -> None:
-        """Send bytes already known to be valid UTF-8 as a text message, without decoding them."""
-        await self._send(data, True)
+    async def send_utf8(self, messages: Sequence[bytes]) -> None:
+        """Send each item — bytes already known to be valid UTF-8 — as a text message.
+
+        The frames of the whole batch go out in one write: websockets' own ``send()`` writes
+        each frame with a system call of its own, which is what limits piping lines through
+        ``wsctl send``.  ``write_timeout`` bounds the batch.
+        """
+        await self._guarded(self._write_batch(messages))
+
+    async def _write_batch(self, messages: Sequence[bytes]) -> None:
+        connection = self._connection
+        # send_context() checks that the connection is open, and on exit writes whatever the
+        # protocol still holds and waits for the write buffer to drain (backpressure).
+        async with connection.send_context():
+            protocol = connection.protocol
+            for message in messages:
+                protocol.send_text(message)
+            # Only frames are pending here: the connection was open on entry and nothing has
+            # awaited since, so no close (whose end-of-stream marker is an empty chunk) is.
+            connection.transport.write(b"".join(protocol.data_to_send()))
 
     async def _send(self, message: str | bytes, text: bool) -> None:
+        await self._guarded(self._connection.send(message, text=text))
+
+    async def _guarded(self, sending: Awaitable[None]) -> None:
+        """Await ``sending`` within the write timeout, turning failures into wsctl errors."""
         try:
             if self._write_timeout is None:
-                await self._connection.send(message, text=text)
+                await sending
             else:
                 async with asyncio.timeout(self._write_timeout):
-                    await self._connection.send(message, text=text)
+                    await sending
         except TimeoutError:
             self._connection.transport.abort()
             raise Timeout(

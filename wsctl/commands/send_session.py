@@ -122,10 +122,8 @@ async def _send_all(
         record.sent += 1
         receiver.touch()
         return
-    send = client.send_utf8
     async for lines in source.lines():
-        for line in lines:
-            await send(line)
+        await client.send_utf8(lines)
         record.sent += len(lines)  # per chunk of lines, not per message: this loop is hot
         if receiver.task.done():
             receiver.task.result()  # the connection ended under us: report why
