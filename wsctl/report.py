@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # imported where used: most runs write no JUnit report
+    import xml.etree.ElementTree as ET
 
 from wsctl import __version__
 from wsctl.diagnostics import body_excerpt, tls_summary
@@ -284,12 +285,16 @@ def _seconds(ms: float | None) -> str:
 
 
 def _case(suite: ET.Element, classname: str, name: str, time_ms: float | None = None) -> ET.Element:
+    import xml.etree.ElementTree as ET
+
     return ET.SubElement(
         suite, "testcase", classname=classname, name=_xml_text(name), time=_seconds(time_ms)
     )
 
 
 def _mark(case: ET.Element, tag: str, message: str, kind: str, detail: str = "") -> None:
+    import xml.etree.ElementTree as ET
+
     element = ET.SubElement(case, tag, message=_xml_text(message), type=kind)
     if detail:
         element.text = _xml_text(detail)
@@ -302,6 +307,8 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     failure when unmet; skipped when never evaluated), ``pings`` for ``wsctl ping`` (a failure
     when pongs were lost), and ``run`` (an error for any failure the others do not explain).
     """
+    import xml.etree.ElementTree as ET
+
     command = report["command"]
     classname = f"wsctl.{command}"
     error = report["error"]
@@ -385,6 +392,8 @@ def render(target: ReportTarget, report: dict[str, Any]) -> bytes:
 
 def write_atomically(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, so readers never see half of it."""
+    import tempfile
+
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".wsctl-report-", dir=directory)
     try:
