@@ -1019,6 +1019,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios, print the table, write the JSON."""
     args = parse_args(argv)
+    # Measure Python tools as installed and run by a user: bytecode cached (pip compiles it at
+    # install; without it every start recompiles each module) and stdout buffered as usual.
+    # Development shells here set both variables, which slowed every Python row alike.
+    for variable in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"):
+        os.environ.pop(variable, None)
     scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
