@@ -158,7 +158,9 @@ def test_close_codes(value: int | str, code: int) -> None:
     assert parse_close_code(value) == code
 
 
-@pytest.mark.parametrize("value", [999, 5000, 1004, 1005, 1006, 1015, 1016, 2999, "nope", "-1", "²"])
+@pytest.mark.parametrize(
+    "value", [999, 5000, 1004, 1005, 1006, 1015, 1016, 2999, "nope", "-1", "²"]
+)
 def test_bad_close_codes(value: int | str) -> None:
     with pytest.raises(InvalidInput):
         parse_close_code(value)
