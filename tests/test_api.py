@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 from conftest import TIMEOUT, LoopbackServer, Recorder
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 import wsctl
 
@@ -120,3 +122,36 @@ def test_constants_match_the_spec() -> None:
     assert [int(mode) for mode in wsctl.COMPRESSION] == [0, 1, 2]
     assert wsctl.COMPRESSION.CONTEXT_TAKEOVER == 1
     assert wsctl.CLOSE_CODES.NORMAL == 1000 and wsctl.CLOSE_CODES.TRY_AGAIN_LATER == 1013
+
+
+def test_close_completes_while_unread_messages_fill_the_receive_buffer(
+    make_server: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full receive buffer pauses reading, which would hide the server's Close frame.
+
+    With the close timeout made an hour, only discarding the unread messages lets close()
+    finish before the test's deadline.
+    """
+    from wsctl import core
+
+    monkeypatch.setattr(core, "CLOSE_TIMEOUT", 3600.0)
+
+    async def flood(connection: ServerConnection, recorder: Recorder) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await connection.send("z" * 65536)
+
+    server = make_server(flood)
+
+    async def body() -> None:
+        client = await wsctl.connect(server.url, channel_capacity=1)
+        assert (await client.recv()) is not None
+        # There is no event for "reading paused": poll the transport, within the deadline.
+        transport = client._connection.transport
+        while transport.is_reading():
+            await asyncio.sleep(0.005)
+        await client.close()
+
+    run(body)
+    server.wait_closed()
+    assert server.recorder.close_codes == [1000]
