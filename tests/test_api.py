@@ -125,16 +125,13 @@ def test_constants_match_the_spec() -> None:
 
 
 def test_close_completes_while_unread_messages_fill_the_receive_buffer(
-    make_server: Callable[..., LoopbackServer], monkeypatch: pytest.MonkeyPatch
+    make_server: Callable[..., LoopbackServer],
 ) -> None:
     """A full receive buffer pauses reading, which would hide the server's Close frame.
 
     With the close timeout made an hour, only discarding the unread messages lets close()
     finish before the test's deadline.
     """
-    from wsctl import core
-
-    monkeypatch.setattr(core, "CLOSE_TIMEOUT", 3600.0)
 
     async def flood(connection: ServerConnection, recorder: Recorder) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -144,7 +141,7 @@ def test_close_completes_while_unread_messages_fill_the_receive_buffer(
     server = make_server(flood)
 
     async def body() -> None:
-        client = await wsctl.connect(server.url, channel_capacity=1)
+        client = await wsctl.connect(server.url, channel_capacity=1, close_timeout="1h")
         assert (await client.recv()) is not None
         # There is no event for "reading paused": poll the transport, within the deadline.
         transport = client._connection.transport

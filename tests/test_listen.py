@@ -175,7 +175,16 @@ def test_keepalive_ping_without_pong_closes_abnormally(
     server = make_server(stop_reading)
     try:
         result = invoke(
-            ["listen", server.url, "--ping-interval", "50ms", "--ping-timeout", "100ms"]
+            [
+                "listen",
+                server.url,
+                "--ping-interval",
+                "50ms",
+                "--ping-timeout",
+                "100ms",
+                "--close-timeout",
+                "100ms",
+            ]
         )
     finally:
         client_done.set()

@@ -43,6 +43,7 @@ from wsctl.errors import (
 from wsctl.redact import redact_url
 from wsctl.settings import (
     BINARY,
+    DEFAULT_CLOSE_TIMEOUT,
     TEXT,
     TYPE_BINARY,
     TYPE_TEXT,
@@ -54,8 +55,8 @@ from wsctl.settings import (
 )
 from wsctl.sizes import format_size
 
-#: How long close() waits for the server's Close frame before dropping the connection.
-CLOSE_TIMEOUT = 5.0
+#: The default of ``close_timeout``: how long closing waits for the server's Close frame.
+CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
 
 
 class Message(NamedTuple):
@@ -559,7 +560,7 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
         "max_queue": options.channel_capacity,
         "ping_interval": options.ping_interval,
         "ping_timeout": options.ping_timeout or options.ping_interval,
-        "close_timeout": CLOSE_TIMEOUT,
+        "close_timeout": options.close_timeout,
         "compression": None,
         "proxy": None,
         "create_connection": connection_class,

@@ -152,6 +152,7 @@ _CONNECTION_PARAMS = (
     "compression_threshold",
     "read_limit",
     "channel_capacity",
+    "close_timeout",
     "policy_file",
     *(
         "origin",
@@ -236,6 +237,13 @@ _CONNECTION_OPTIONS = [
         default=DEFAULT_CHANNEL_CAPACITY,
         show_default=True,
         help="Receive buffer in messages; when full, reading pauses (nothing is dropped).",
+    ),
+    click.option(
+        "--close-timeout",
+        type=DURATION,
+        default="5s",
+        show_default=True,
+        help="Wait this long for the server's Close reply, then drop the connection (0: no wait).",
     ),
     click.option(
         "--policy",
@@ -359,6 +367,7 @@ def connection_options(function: F) -> F:
                 compression_threshold=values["compression_threshold"],
                 read_limit=values["read_limit"],
                 channel_capacity=values["channel_capacity"],
+                close_timeout=values["close_timeout"],
                 policy_file=values["policy_file"],
                 **_connection_extras(values),
             )

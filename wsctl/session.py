@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from wsctl.core import CLOSE_TIMEOUT, Client
+from wsctl.core import Client
 from wsctl.errors import WebSocketError
 from wsctl.output import MessageWriter, StatusWriter
 
@@ -22,11 +22,12 @@ def run(session: Coroutine[Any, Any, int]) -> int:
 
 
 async def close_quietly(client: Client, code: int = 1000, reason: str = "") -> None:
-    """Close ``client`` if it is still open, within ``CLOSE_TIMEOUT``; never raises."""
+    """Close ``client`` if it is still open, within its close timeout; never raises."""
     if client.closed:
         return
     try:
-        async with asyncio.timeout(CLOSE_TIMEOUT):
+        # A little over the connection's own limit, which drops the connection when it passes.
+        async with asyncio.timeout(client.options.close_timeout + 1.0):
             await client.close(code, reason)
     except (WebSocketError, TimeoutError, OSError):
         pass

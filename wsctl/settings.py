@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsctl.durations import parse_duration
+from wsctl.durations import MAX_SECONDS, parse_duration
 from wsctl.errors import InvalidInput
 from wsctl.sizes import MIB, format_size, parse_size
 
@@ -67,6 +67,8 @@ class CloseCode(enum.IntEnum):
 CLOSE_CODES = CloseCode
 
 DEFAULT_DIAL_TIMEOUT = 10.0
+#: How long closing waits for the server's Close frame before dropping the connection.
+DEFAULT_CLOSE_TIMEOUT = 5.0
 DEFAULT_READ_LIMIT = 16 * MIB
 MAX_READ_LIMIT = 128 * MIB
 MAX_COMPRESSION_THRESHOLD = 100 * MIB
@@ -252,6 +254,8 @@ class ConnectOptions:
     headers: tuple[tuple[str, str], ...] = ()
     subprotocols: tuple[str, ...] = ()
     dial_timeout: float | None = DEFAULT_DIAL_TIMEOUT
+    #: Wait this long for the server's Close reply, then drop the connection (0: do not wait).
+    close_timeout: float = DEFAULT_CLOSE_TIMEOUT
     read_timeout: float | None = None
     write_timeout: float | None = None
     compression: Compression = Compression.DISABLED
@@ -303,6 +307,8 @@ class ConnectOptions:
             validate_header(name, value)
         for protocol in self.subprotocols:
             _validate_subprotocol(protocol)
+        if not 0 <= self.close_timeout <= MAX_SECONDS:
+            raise InvalidInput(f"invalid close timeout {self.close_timeout!r}")
         object.__setattr__(
             self, "dial_timeout", _optional_timeout(self.dial_timeout, "dial timeout")
         )
@@ -355,7 +361,7 @@ class ConnectOptions:
 
         ``headers`` may be a mapping, pairs, or ``"Name: value"`` strings.
         """
-        for name in ("retry_delay", "retry_max_delay"):  # spec-style durations, like the rest
+        for name in ("retry_delay", "retry_max_delay", "close_timeout"):  # spec-style durations
             if extra.get(name) is not None:
                 extra[name] = parse_duration(extra[name], name=name.replace("_", " "))
         return cls(
