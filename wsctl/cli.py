@@ -6,6 +6,7 @@ so ``wsctl send`` never pays for the interactive mode's imports.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -156,17 +157,15 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _flush_stdout(code: int) -> int:
+    """Flush stdout before exiting; a reader that went away changes nothing about ``code``."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        code = ExitCode.OK if code == ExitCode.OK else code
-    except (OSError, ValueError):
+        # Point stdout at /dev/null so that the interpreter's own final flush stays quiet.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # already closed
         pass
-    else:
-        return code
-    # The reader went away: point stdout at /dev/null so the interpreter's final flush is quiet.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
     return code
 
 
