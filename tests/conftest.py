@@ -131,6 +131,21 @@ def make_server(server_loop: LoopThread) -> Iterator[Callable[..., LoopbackServe
 
 
 @pytest.fixture
+def stalled_server(make_server: Callable[..., LoopbackServer]) -> Iterator[LoopbackServer]:
+    """A server that stops reading right after the handshake (it never answers a ping and
+    its socket buffers fill up) until the test ends, then drops the connection."""
+    test_done = threading.Event()
+
+    async def stop_reading(connection: ServerConnection, recorder: Recorder) -> None:
+        connection.transport.pause_reading()
+        await asyncio.get_running_loop().run_in_executor(None, test_done.wait, TIMEOUT)
+        connection.transport.abort()
+
+    yield make_server(stop_reading)
+    test_done.set()
+
+
+@pytest.fixture
 def echo_server(make_server: Callable[..., LoopbackServer]) -> LoopbackServer:
     return make_server(echo)
 
