@@ -31,6 +31,7 @@ from websockets.exceptions import (
     SecurityError,
 )
 from websockets.http11 import Request, Response
+from websockets.uri import parse_uri
 
 from wsctl.durations import format_duration
 from wsctl.errors import (
@@ -40,7 +41,7 @@ from wsctl.errors import (
     Timeout,
     WebSocketError,
 )
-from wsctl.redact import redact_url
+from wsctl.redact import redact_text, redact_url
 from wsctl.settings import (
     BINARY,
     DEFAULT_CLOSE_TIMEOUT,
@@ -54,6 +55,7 @@ from wsctl.settings import (
     validate_url,
 )
 from wsctl.sizes import format_size
+from wsctl.urls import show_url, url_problem
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
 CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
@@ -428,11 +430,13 @@ class _PolicyCheckedConnect(ws_connect):
         max_redirects: int,
         observer: Observer | None,
         transport: _Transport | None = None,
+        location_trusted: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(uri, **kwargs)
         self._check_url = check_url
         self._redirects_left = max_redirects
+        self._location_trusted = location_trusted
         self._observer = observer
         self._transport = transport
         #: The proxy of the last hop tried, to name it in errors.
@@ -461,14 +465,19 @@ class _PolicyCheckedConnect(ws_connect):
         return await super().open_tcp_connection()
 
     def process_redirect(self, exc: Exception) -> Exception | str:
+        invalid = self._invalid_location(exc)
+        if invalid is not None:
+            return invalid
+        headers = self.additional_headers
         result = super().process_redirect(exc)
         if isinstance(result, Exception):
             return result
         if self._redirects_left <= 0:
             return ConnectionFailed(
-                f"too many redirects (the last to {result}); see --max-redirects",
+                f"too many redirects (the last to {redact_url(result)}); see --max-redirects",
                 retryable=False,
             )
+        self.additional_headers = self._headers_for(result, headers)
         self._redirects_left -= 1
         try:
             validate_url(result)
@@ -478,6 +487,56 @@ class _PolicyCheckedConnect(ws_connect):
         if self._observer is not None:
             self._observer(HandshakeEvent("redirect", result))
         return result
+
+    def _invalid_location(self, exc: Exception) -> Exception | None:
+        """The error for a redirect whose Location is not a usable URL, naming that Location
+        (redacted) rather than the URL that was redirected."""
+        if not (isinstance(exc, InvalidStatus) and 300 <= exc.response.status_code < 400):
+            return None
+        location = exc.response.headers.get("Location")
+        if location is None:
+            return None
+        try:
+            problem = url_problem(urllib.parse.urljoin(self.uri, location))
+        except ValueError:  # urllib refuses some malformed authorities ("[::1")
+            problem = url_problem(location) or "it is not a valid URL"
+        if problem is None:
+            return None
+        return ConnectionFailed(
+            f"{redact_url(self.uri)} redirected to an invalid URL {show_url(location)}: {problem}",
+            retryable=False,
+        )
+
+    def _headers_for(self, target: str, headers: Any) -> Any:
+        """The headers to send to ``target``: on a hop to another origin (scheme, host or port
+        differs) none of those the user added, unless ``--location-trusted``.
+
+        Origin and User-Agent are not passed here (they describe the client, not the user) and
+        so are sent on every hop; websockets alone would drop only Authorization and Cookie.
+        """
+        new = parse_uri(target)
+        old = self.ws_uri
+        if (old.secure, old.host, old.port) == (new.secure, new.host, new.port) or not headers:
+            return self.additional_headers
+        if self._location_trusted:
+            return headers
+        names = list(dict.fromkeys(name for name, _ in Headers(headers).raw_items()))
+        kept = [
+            (name, value)
+            for name, value in Headers(headers).raw_items()
+            if name.lower() == "origin"
+        ]
+        dropped = [name for name in names if name.lower() != "origin"]
+        if dropped and self._observer is not None:
+            self._observer(
+                HandshakeEvent(
+                    "note",
+                    target,
+                    message=f"redirected to another origin: not sending {', '.join(dropped)} "
+                    "(--location-trusted sends them)",
+                )
+            )
+        return kept or None
 
 
 def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
@@ -745,6 +804,7 @@ async def _open_once(
         url,
         check_url=check_url,
         max_redirects=options.max_redirects,
+        location_trusted=options.location_trusted,
         observer=observer,
         transport=transport,
         **_websockets_kwargs(options, observer),
@@ -753,12 +813,15 @@ async def _open_once(
         connection = await connector
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc, InvalidHandshake | ValueError) else None
-        raise _connect_error(
+        error = _connect_error(
             url,
             cause if isinstance(cause, WebSocketError) else exc,
             options,
             connector.proxy_choice,
-        ) from None
+        )
+        # Library messages may quote a URL (a redirect target, a proxy): never its secrets.
+        error.message = redact_text(error.message)
+        raise error from None
     client = Client(connection, connector.uri, options)
     if options.compression and observer is not None:
         described = client.compression or (
@@ -777,7 +840,8 @@ class connect:
     durations as milliseconds or Go strings and sizes as bytes or ``"16MiB"``; and wsctl's
     own: ``auth=(user, password)``, ``bearer_token``, ``origin``, ``user_agent``, ``proxy``,
     ``no_proxy``, ``cacert``, ``capath``, ``cert``, ``key``, ``key_password``, ``insecure``,
-    ``tls_server_name``, ``ssl_context``, ``retries``, ``retry_delay``, ``retry_max_delay``.
+    ``tls_server_name``, ``ssl_context``, ``retries``, ``retry_delay``, ``retry_max_delay``,
+    ``location_trusted`` (keep the headers you added on a redirect to another origin).
 
     Raises :class:`~wsctl.errors.PermissionDenied` (policy), :class:`InvalidInput`,
     :class:`ConnectionFailed` or :class:`Timeout`.

@@ -20,3 +20,17 @@ def _escape_char(match: re.Match[str]) -> str:
 def escape_control(text: str) -> str:
     """Make untrusted text safe for a terminal: ESC becomes ``\\x1b``, BEL ``\\x07``…"""
     return _UNSAFE.sub(_escape_char, text)
+
+
+def _json_escape_char(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) made safe for a terminal.
+
+    JSON already escapes C0 controls; DEL, C1 controls (``\\x9b`` is a one-byte CSI) and
+    bidirectional overrides are written raw, so they become ``\\u009b``-style escapes, which
+    a JSON reader decodes to the same string.
+    """
+    return _UNSAFE.sub(_json_escape_char, text)

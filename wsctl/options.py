@@ -159,6 +159,7 @@ _CONNECTION_PARAMS = (
         "user_agent",
         "auth",
         "bearer_env",
+        "location_trusted",
         "proxy",
         "no_proxy",
         "cacert",
@@ -272,6 +273,12 @@ _CONNECTION_OPTIONS = [
         "--bearer-env",
         metavar="VAR",
         help="Send 'Authorization: Bearer' with the token in environment variable VAR.",
+    ),
+    click.option(
+        "--location-trusted",
+        is_flag=True,
+        help="On a redirect to another origin, send it the headers and credentials given "
+        "here too (by default none of them go there).",
     ),
     # -- proxies ---------------------------------------------------------------------------
     click.option(
@@ -408,6 +415,7 @@ def _connection_extras(values: dict[str, Any]) -> dict[str, Any]:
     extras: dict[str, Any] = {
         "origin": values["origin"],
         "user_agent": values["user_agent"],
+        "location_trusted": values["location_trusted"],
         "proxy": values["proxy"],
         "no_proxy": values["no_proxy"],
         "cacert": values["cacert"],
@@ -479,11 +487,40 @@ def common_options(function: F) -> F:
     return function
 
 
+def _remember_force(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["wsctl.force"] = True
+
+
+#: ``--force``: eager, so that ``--binary-format`` (checked after it) knows it was given.
+force_option = click.option(
+    "--force",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_remember_force,
+    help="Write raw binary data (--binary-format raw) even when stdout is a terminal.",
+)
+
+
+def check_binary_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    """Refuse ``--binary-format raw`` to a terminal without ``--force``, as curl refuses binary
+    output: raw bytes can drive the terminal (escape sequences) and garble it."""
+    if value == "raw" and not ctx.meta.get("wsctl.force") and _environment().stdout_isatty:
+        raise click.UsageError(
+            "--binary-format raw: refusing to write binary data to a terminal; "
+            "redirect stdout to a file or a pipe, or add --force"
+        )
+    return value
+
+
 def receive_output_options(function: F) -> F:
     """How received messages are written: ``--json``, ``--timestamps``, ``--binary-format``."""
+    function = force_option(function)
     function = click.option(
         "--binary-format",
         type=click.Choice(["base64", "hex", "raw"]),
+        callback=check_binary_format,
         help="How to print binary messages: base64 (default when stdout is not a terminal), "
         "hex dump (default on a terminal) or raw bytes with no separator.",
     )(function)

@@ -16,6 +16,7 @@ from wsctl.core import HandshakeEvent, Message
 from wsctl.environment import Environment
 from wsctl.errors import OutputClosed
 from wsctl.escape import escape_control as escape_control  # re-exported for renderers
+from wsctl.escape import escape_json_text
 from wsctl.redact import redact_header, redact_url
 from wsctl.settings import close_code_name
 
@@ -103,7 +104,10 @@ class MessageWriter:
         """Write one NDJSON record (a message or, with ``--events``, a connection event)."""
         if self.timestamps:
             record = {"time": _utc_timestamp(), **record}
-        self._write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
+        text = json.dumps(record, ensure_ascii=False)
+        if self._escape:  # a terminal: no raw C1 controls or bidi overrides (a pipe keeps them)
+            text = escape_json_text(text)
+        self._write(text.encode("utf-8") + b"\n")
 
     def _write(self, data: bytes) -> None:
         # Our own buffer: with PYTHONUNBUFFERED (or -u) stdout's binary layer is a raw file,

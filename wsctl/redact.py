@@ -1,65 +1,116 @@
-"""Hide secrets before anything is shown: credentials in headers and in URLs.
+"""Hide secrets before anything is shown: credentials in headers, URLs and free text.
 
-Pure functions used by every renderer, report and log line.
+Pure functions used by every renderer, report and log line.  Secrets are recognised by name:
+a header, query or fragment parameter is secret when its name contains one of
+:data:`SECRET_WORDS` (case-insensitive, ``-`` and ``_`` alike, so ``X-Amz-Security-Token``,
+``access-token`` and ``client_secret`` all are), or is one of :data:`SECRET_NAMES`.  Nothing
+here parses strictly: a URL too malformed to use must still be redacted before it is quoted in
+the error that rejects it.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 REDACTED = "<redacted>"
 
-#: Headers whose values are credentials.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"}
+#: A name containing any of these words is a secret (after lower-casing and ``_`` → ``-``).
+SECRET_WORDS = (
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "cookie",
+    "session",
+    "password",
+    "passwd",
+    "signature",
+    "credential",
 )
 
-#: Query parameters that commonly carry credentials.
-SECRET_QUERY_KEYS = frozenset(
-    {
-        "token",
-        "access_token",
-        "auth",
-        "key",
-        "api_key",
-        "apikey",
-        "password",
-        "secret",
-        "signature",
-        "sig",
-        "jwt",
-        "session",
-    }
-)
+#: Whole names that are secrets without containing a word above (OAuth ``code``, ``sig``…).
+SECRET_NAMES = frozenset({"code", "sig", "jwt", "pwd", "pass", "otp", "sid"})
+
+#: Names that contain a secret word but hold no secret: the handshake's random nonce, shown
+#: by ``-v`` because it explains Sec-WebSocket-Accept.
+NOT_SECRET = frozenset({"sec-websocket-key"})
+
+# Headers whose value starts with a scheme word worth keeping: "Basic <redacted>".
+_SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a header or parameter called ``name`` carries a secret."""
+    key = name.strip().lower().replace("_", "-")
+    if key in NOT_SECRET:
+        return False
+    return key in SECRET_NAMES or any(word in key for word in SECRET_WORDS)
 
 
 def redact_header(name: str, value: str) -> str:
     """The value to show for header ``name``: secrets keep only their scheme word."""
-    if name.lower() not in SECRET_HEADERS:
+    if not is_secret_name(name):
         return value
     scheme, _, rest = value.partition(" ")
-    if rest and name.lower() in ("authorization", "proxy-authorization"):
+    if rest and name.lower() in _SCHEME_HEADERS:
         return f"{scheme} {REDACTED}"
     return REDACTED
 
 
+def _redact_params(text: str) -> str:
+    """``a=1&token=x`` → ``a=1&token=<redacted>``, keeping everything else as written."""
+    parts = []
+    for item in text.split("&"):
+        name, sep, _ = item.partition("=")
+        if sep and is_secret_name(urllib.parse.unquote_plus(name)):
+            item = f"{name}={REDACTED}"
+        parts.append(item)
+    return "&".join(parts)
+
+
 def redact_url(url: str) -> str:
-    """Hide the password of ``user:password@`` and credential-like query parameters."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-        if any(key.lower() in SECRET_QUERY_KEYS for key, _ in pairs):
-            query = "&".join(
-                f"{key}={REDACTED}" if key.lower() in SECRET_QUERY_KEYS else f"{key}={value}"
-                for key, value in pairs
-            )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """Hide userinfo passwords and secret query (and fragment) parameters of ``url``.
+
+    Works on any text, valid URL or not: a URL with a bad port or an unclosed ``[`` is
+    redacted like any other (splitting is by hand; urllib refuses such URLs).  Without a
+    ``scheme://`` the text is read as ``authority/path?query#fragment`` (a bare proxy
+    ``user:pw@host:port``), or as a path when it starts with ``/``.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    prefix = f"{scheme}://" if sep else ""
+    rest, hash_sign, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    if rest.startswith("/"):
+        authority, path = "", rest
+    else:
+        slash = rest.find("/")
+        authority, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
+    host, colon, port = authority.partition(":")
+    if "@" not in authority and "@" in path and colon and not port.isdigit():
+        # "ws://user:pass/word@host/": an unencoded "/" in the password ends the authority
+        # early; the "port" is not a number, so hide everything up to the last "@".
+        authority, path = f"{host}:{REDACTED}@", path[path.rfind("@") + 1 :]
+    elif "@" in authority:
+        userinfo, _, hostport = authority.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        # A user name alone may be a token (https://TOKEN@host): hide it too.
+        authority = f"{user}:{REDACTED}@{hostport}" if colon else f"{REDACTED}@{hostport}"
+    if question:
+        query = _redact_params(query)
+    if hash_sign:
+        fragment = _redact_params(fragment)
+    return f"{prefix}{authority}{path}{question}{query}{hash_sign}{fragment}"
+
+
+# A URL inside free text: a scheme, "://", then up to white space or a quote.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_text(text: str) -> str:
+    """Redact every URL found in ``text`` (an exception message, a report field)."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)

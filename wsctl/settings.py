@@ -17,6 +17,7 @@ from typing import Any
 from wsctl.durations import MAX_SECONDS, parse_duration
 from wsctl.errors import InvalidInput
 from wsctl.sizes import MIB, format_size, parse_size
+from wsctl.urls import validate_url as validate_url  # re-exported: the one URL check
 
 # Message types: numbers for send(), strings for received messages and events (spec).
 TEXT = 1
@@ -157,24 +158,6 @@ def validate_close_reason(reason: str) -> str:
     return reason
 
 
-def validate_url(url: str) -> str:
-    """Check that ``url`` is a ws:// or wss:// URL with a host and a valid port."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidInput(f"invalid URL {url!r}: {exc}") from None
-    if parts.scheme.lower() not in ("ws", "wss"):
-        raise InvalidInput(f"invalid URL {url!r}: it must start with ws:// or wss://")
-    if not parts.hostname:
-        raise InvalidInput(f"invalid URL {url!r}: no host")
-    if port == 0:
-        raise InvalidInput(f"invalid URL {url!r}: port 0")
-    if any(ch in url for ch in "\r\n\t ") or any(ord(ch) < 0x20 for ch in url):
-        raise InvalidInput(f"invalid URL {url!r}: contains white space or control characters")
-    return url
-
-
 def parse_header(text: str) -> tuple[str, str]:
     """``"Name: value"`` → ``("Name", "value")``, rejecting what would corrupt the handshake."""
     name, sep, value = text.partition(":")
@@ -268,6 +251,9 @@ class ConnectOptions:
     ping_timeout: float | None = None
     #: How many redirects (3xx answers to the upgrade) to follow, each checked by the policy.
     max_redirects: int = 10
+    #: ``--location-trusted``: keep the user's headers and credentials on a redirect to another
+    #: origin (by default every one of them is dropped there).
+    location_trusted: bool = False
     #: ``--policy FILE``; the system and default user policies apply in any case.
     policy_file: str | None = None
     #: Set by tests and embedders to skip policy discovery: an explicit policy set.

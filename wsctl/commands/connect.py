@@ -15,9 +15,11 @@ import click
 
 from wsctl.environment import Environment
 from wsctl.options import (
+    check_binary_format,
     close_options,
     common_options,
     connection_options,
+    force_option,
     keepalive_options,
     reply_wait_options,
 )
@@ -87,8 +89,10 @@ def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mo
 @click.option(
     "--binary-format",
     type=click.Choice(["base64", "hex", "raw"]),
+    callback=check_binary_format,
     help="Not on a terminal: how to print binary messages (default base64; hex on a terminal).",
 )
+@force_option
 @close_options("when the session ends (Ctrl-D, /quit, end of stdin)")
 @connection_options
 @common_options

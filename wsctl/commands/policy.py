@@ -20,6 +20,7 @@ from wsctl.policy import (
     discover,
     normalize_url,
 )
+from wsctl.urls import validate_url
 
 _policy_option = click.option(
     "--policy",
@@ -56,6 +57,7 @@ def check(url: str, action: str | None, policy_file: str | None) -> None:
     """
     # Validate the URL even when no policy is in force: "is this allowed?" about a URL no
     # policy could ever match deserves "invalid", not "allowed".
+    validate_url(url)  # the same URL rules as a connection: a fragment is invalid here too
     target = normalize_url(url)
     policies = discover(policy_file)
     actions = ACTIONS if action is None else (action,)

@@ -1,13 +1,15 @@
 """Where the interactive session keeps its input history, and how.
 
 The history holds what was typed, tokens included, so it is private to the user: the directory
-is created ``0700`` and the file ``0600``.  A history that cannot be read or written never
+is created ``0700`` and the file ``0600``, and existing ones open to others are tightened to
+that (or, when they cannot be, not used).  A history that cannot be read or written never
 stops the session; it falls back to memory and says why once.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -73,8 +75,55 @@ class PrivateFileHistory(FileHistory):
             self.error = f"cannot write the history {self.path}: {exc.strerror or exc}"
 
 
+class _NotPrivate(Exception):
+    """The history cannot be made private: it is not used."""
+
+
+def _tighten(path: Path, private_mode: int, *, directory: bool) -> str | None:
+    """Make ``path`` (if it exists) ours alone: ``private_mode`` when group or others had any
+    access.  Returns what was changed, for a one-line notice; raises :class:`_NotPrivate`."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    right_kind = stat.S_ISDIR(info.st_mode) if directory else stat.S_ISREG(info.st_mode)
+    if not right_kind:
+        kind = "a directory" if directory else "a regular file"
+        raise _NotPrivate(f"{path} is not {kind}")
+    if info.st_uid != os.getuid():
+        raise _NotPrivate(f"{path} belongs to another user")
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & 0o077:
+        return None
+    os.chmod(path, private_mode)
+    return f"{path} from {mode:04o} to {private_mode:04o}"
+
+
+def make_private(path: Path) -> str | None:
+    """Tighten an existing history file to ``0600`` and its directory to ``0700``: the history
+    holds what was typed, tokens included.  Returns a notice of what changed, if anything.
+
+    Raises :class:`_NotPrivate` (with the reason) when it cannot be done: a file or directory
+    of another user, a symbolic link or other non-regular file in the history's place.
+    """
+    if os.name == "nt":  # permissions are ACLs there; the profile directory is private
+        return None
+    changed = [
+        change
+        for change in (
+            _tighten(path.parent, 0o700, directory=True),
+            _tighten(path, 0o600, directory=False),
+        )
+        if change is not None
+    ]
+    if not changed:
+        return None
+    return f"the history was readable by others; made it private: {'; '.join(changed)}"
+
+
 def open_history(path: Path | None) -> tuple[History, str | None]:
-    """The history to use at ``path`` (None: in memory only), and a warning if it is unusable."""
+    """The history to use at ``path`` (None: in memory only), and a one-line notice: what was
+    made private, or why the history is not saved."""
     if path is None:
         return InMemoryHistory(), None
     try:
@@ -84,4 +133,13 @@ def open_history(path: Path | None) -> tuple[History, str | None]:
             InMemoryHistory(),
             f"cannot create {path.parent} ({exc.strerror or exc}); history is not saved",
         )
-    return PrivateFileHistory(path), None
+    try:
+        notice = make_private(path)
+    except _NotPrivate as exc:
+        return InMemoryHistory(), f"{exc}; history is not saved"
+    except OSError as exc:
+        return (
+            InMemoryHistory(),
+            f"cannot make the history {path} private ({exc.strerror or exc}); history is not saved",
+        )
+    return PrivateFileHistory(path), notice
