@@ -92,10 +92,12 @@ def cli(ctx: click.Context) -> None:
 
 def _error(message: str) -> None:
     from wsctl.escape import escape_control
+    from wsctl.redact import redact_text
 
     try:
         # Messages quote servers (HTTP reasons, close reasons): never let them drive the terminal.
-        sys.stderr.write(f"wsctl: {escape_control(message)}\n")
+        # Any URL in them (an unexpected exception's text included) is shown redacted.
+        sys.stderr.write(f"wsctl: {escape_control(redact_text(message))}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

@@ -477,7 +477,7 @@ class _PolicyCheckedConnect(ws_connect):
                 f"too many redirects (the last to {redact_url(result)}); see --max-redirects",
                 retryable=False,
             )
-        self.additional_headers = self._headers_for(result, headers)
+        self.additional_headers, dropped = self._headers_for(result, headers)
         self._redirects_left -= 1
         try:
             validate_url(result)
@@ -486,6 +486,12 @@ class _PolicyCheckedConnect(ws_connect):
             return error
         if self._observer is not None:
             self._observer(HandshakeEvent("redirect", result))
+            if dropped:
+                message = (
+                    f"another origin: not sending {', '.join(dropped)} "
+                    "(--location-trusted sends them)"
+                )
+                self._observer(HandshakeEvent("note", result, message=message))
         return result
 
     def _invalid_location(self, exc: Exception) -> Exception | None:
@@ -507,36 +513,24 @@ class _PolicyCheckedConnect(ws_connect):
             retryable=False,
         )
 
-    def _headers_for(self, target: str, headers: Any) -> Any:
-        """The headers to send to ``target``: on a hop to another origin (scheme, host or port
-        differs) none of those the user added, unless ``--location-trusted``.
+    def _headers_for(self, target: str, headers: Any) -> tuple[Any, list[str]]:
+        """The headers to send to ``target``, and the names of those left behind: on a hop to
+        another origin (scheme, host or port differs), every header the user added (-H,
+        --auth, --bearer-env), unless ``--location-trusted``.
 
-        Origin and User-Agent are not passed here (they describe the client, not the user) and
-        so are sent on every hop; websockets alone would drop only Authorization and Cookie.
+        Origin stays (it describes the client, not the user), as does User-Agent (not passed
+        here); websockets alone would drop only Authorization and Cookie.
         """
         new = parse_uri(target)
         old = self.ws_uri
         if (old.secure, old.host, old.port) == (new.secure, new.host, new.port) or not headers:
-            return self.additional_headers
+            return self.additional_headers, []
         if self._location_trusted:
-            return headers
-        names = list(dict.fromkeys(name for name, _ in Headers(headers).raw_items()))
-        kept = [
-            (name, value)
-            for name, value in Headers(headers).raw_items()
-            if name.lower() == "origin"
-        ]
-        dropped = [name for name in names if name.lower() != "origin"]
-        if dropped and self._observer is not None:
-            self._observer(
-                HandshakeEvent(
-                    "note",
-                    target,
-                    message=f"redirected to another origin: not sending {', '.join(dropped)} "
-                    "(--location-trusted sends them)",
-                )
-            )
-        return kept or None
+            return headers, []
+        items = list(Headers(headers).raw_items())
+        kept = [(name, value) for name, value in items if name.lower() == "origin"]
+        names = dict.fromkeys(name for name, _ in items if name.lower() != "origin")
+        return kept or None, list(names)
 
 
 def _check_policy(options: ConnectOptions) -> Callable[[str], None]:

@@ -33,7 +33,7 @@ from wsctl.errors import (
     WebSocketError,
 )
 from wsctl.expectations import CloseExpectation, JsonExpectation, Matcher, RegexExpectation
-from wsctl.redact import redact_header, redact_url
+from wsctl.redact import redact_header, redact_text, redact_url
 
 ReportFormat = Literal["json", "junit"]
 
@@ -157,7 +157,7 @@ def _error_dict(error: BaseException | None, exit_code: int | None) -> dict[str,
             "type": type(error).__name__,
             "kind": error.kind.value,
             "retryable": error.retryable,
-            "message": error.message,
+            "message": redact_text(error.message),
         }
         if isinstance(error, ConnectionFailed) and error.status is not None:
             info["status"] = error.status
@@ -171,7 +171,7 @@ def _error_dict(error: BaseException | None, exit_code: int | None) -> dict[str,
         "type": type(error).__name__,
         "kind": Kind.INTERNAL.value,
         "retryable": False,
-        "message": f"internal error (a bug): {error}",
+        "message": redact_text(f"internal error (a bug): {error}"),
     }
 
 
