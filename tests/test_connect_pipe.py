@@ -123,7 +123,7 @@ def test_bad_close_reason_is_rejected_before_connecting(echo_server: LoopbackSer
 def test_bad_url_is_exit_2(echo_server: LoopbackServer) -> None:
     result = invoke(["connect", "http://127.0.0.1:1/"], input="")
     assert result.exit_code == 2
-    assert "must start with ws:// or wss://" in result.stderr
+    assert "the scheme must be ws:// or wss://" in result.stderr
 
 
 def test_subprocess_with_pipes_is_a_pipe(echo_server: LoopbackServer) -> None:

@@ -18,7 +18,7 @@ from websockets.http11 import Request, Response
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["send", "http://127.0.0.1:1/", "x"], "must start with ws:// or wss://"),
+        (["send", "http://127.0.0.1:1/", "x"], "the scheme must be ws:// or wss://"),
         (["send", "ws://", "x"], "no host"),
         (["send", "URL", "x", "--dial-timeout", "5 parsecs"], "invalid duration"),
         (["send", "URL", "x", "--read-timeout", "-1s"], "must not be negative"),

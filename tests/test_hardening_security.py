@@ -240,6 +240,9 @@ def test_secret_names(name: str, secret: bool) -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+    # Messages are redacted where they are made and again where they are written.
+    assert redact_url(shown) == shown
+    assert redact_text(f"error: {shown} failed") == f"error: {shown} failed"
 
 
 def test_redact_header_and_text() -> None:

@@ -134,7 +134,7 @@ def test_check_without_policy_allows() -> None:
     ("url", "message"),
     [
         ("ws://2130706433/", "looks like an IP address"),
-        ("http://example.com/", "scheme must be ws or wss"),
+        ("http://example.com/", "scheme must be ws:// or wss://"),
         ("ws://example.com/%zz", "invalid percent-encoding"),
     ],
 )
@@ -142,7 +142,7 @@ def test_check_invalid_url_exits_2(policy: str, url: str, message: str) -> None:
     code, out, err = wsctl("policy", "check", url, "--policy", policy)
     assert code == 2
     assert out == ""
-    assert err.startswith("wsctl: error: invalid URL: ") and message in err
+    assert err.startswith(f"wsctl: error: invalid URL {url!r}: ") and message in err
 
 
 def test_check_bad_action_exits_2(policy: str) -> None:

@@ -105,8 +105,9 @@ def redact_url(url: str) -> str:
     return f"{prefix}{authority}{path}{question}{query}{hash_sign}{fragment}"
 
 
-# A URL inside free text: a scheme, "://", then up to white space or a quote.
-_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# A URL inside free text: a scheme, "://", then up to white space, a quote or "<" — except
+# the "<redacted>" of a URL redacted before, so that redacting twice changes nothing.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s'\"<>]|<redacted>)+")
 
 
 def redact_text(text: str) -> str:
