@@ -106,3 +106,22 @@ def test_good_urls_pass(url: str) -> None:
     from wsctl.urls import validate_url
 
     assert validate_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--origin", "http://[::1", "unbalanced [ ] in the host"),
+        ("--origin", "http://h:abc", "the port is not a number"),
+        ("--proxy", f"http://u:{SECRET}@[::1", "unbalanced [ ] in the host"),
+        ("--proxy", f"http://u:{SECRET}@h:99999", "the port is out of range (1-65535)"),
+        ("--proxy", f"http://u:{SECRET}@[zz]:1", "the host in brackets is not an IPv6 address"),
+    ],
+)
+def test_other_urls_are_explained_in_wsctls_words(option: str, value: str, says: str) -> None:
+    # Never Python's "Invalid IPv6 URL" or "Port could not be cast to integer value".
+    result = invoke(["send", "ws://127.0.0.1:9/", "hi", option, value])
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert says in result.stderr
+    assert SECRET not in result.stderr

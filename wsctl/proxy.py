@@ -65,7 +65,9 @@ def normalize_proxy_url(url: str, *, source: str = "--proxy") -> str:
         parts = urllib.parse.urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise InvalidInput(f"invalid proxy {shown!r} ({source}): {exc}") from None
+        from wsctl.urls import urllib_problem
+
+        raise InvalidInput(f"invalid proxy {shown!r} ({source}): {urllib_problem(exc)}") from None
     scheme = parts.scheme.lower()
     if scheme not in PROXY_SCHEMES:
         raise InvalidInput(

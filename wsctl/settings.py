@@ -17,6 +17,7 @@ from typing import Any
 from wsctl.durations import MAX_SECONDS, parse_duration
 from wsctl.errors import InvalidInput
 from wsctl.sizes import MIB, format_size, parse_size
+from wsctl.urls import urllib_problem
 from wsctl.urls import validate_url as validate_url  # re-exported: the one URL check
 
 # Message types: numbers for send(), strings for received messages and events (spec).
@@ -456,7 +457,7 @@ def _validate_origin(origin: str) -> None:
         parts = urllib.parse.urlsplit(origin)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
-        raise InvalidInput(f"invalid --origin {origin!r}: {exc}") from None
+        raise InvalidInput(f"invalid --origin {origin!r}: {urllib_problem(exc)}") from None
     if not parts.scheme or not parts.hostname or " " in origin:
         raise InvalidInput(
             f"invalid --origin {origin!r}: expected scheme://host[:port], e.g. https://example.com"

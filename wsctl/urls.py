@@ -121,6 +121,21 @@ def _host_port_problem(url: str) -> str | None:
     return None
 
 
+def urllib_problem(error: ValueError) -> str:
+    """urllib's complaint about a URL (``Invalid IPv6 URL``, ``Port could not be cast…``) in
+    wsctl's words, for the URLs other than the target that wsctl checks (origin, proxy)."""
+    text = str(error)
+    if text == "Invalid IPv6 URL":
+        return "unbalanced [ ] in the host; write an IPv6 address as [::1]"
+    if text.startswith("Port could not be cast"):
+        return "the port is not a number"
+    if text.startswith("Port out of range"):
+        return "the port is out of range (1-65535)"
+    if "does not appear to be an IPv4 or IPv6 address" in text:
+        return "the host in brackets is not an IPv6 address"
+    return "it is not a valid URL"
+
+
 def validate_url(url: str) -> str:
     """Return ``url`` if it is a usable ws:// or wss:// URL; else raise :class:`InvalidInput`
     (exit 2) with a one-line message that quotes it redacted."""
