@@ -92,7 +92,7 @@ def test_cross_origin_redirect_drops_every_header_the_user_added(
     make_server: Callable[..., LoopbackServer], other_origin: Callable[[str], str]
 ) -> None:
     target, seen = landing(make_server)
-    start = other_origin(target.url + "landing")
+    start = other_origin(target.url + "landing?token=loc-secret")
     result = invoke(["send", start, "hi", "--wait", "1", "-v", *USER_HEADERS])
     assert result.exit_code == 0, result.stderr
     assert result.lines == ["hi"]
@@ -103,7 +103,10 @@ def test_cross_origin_redirect_drops_every_header_the_user_added(
     assert seen[0]["Origin"] == "https://app.example"
     # -v says which headers stayed behind, by name only.
     assert f"not sending {', '.join(DROPPED)} (--location-trusted sends them)" in result.stderr
-    for secret in ("pw-secret", "cookie-secret", "key-secret", "token-secret"):
+    # The Location header and the next hop are shown redacted too.
+    assert "wsctl: < Location: ws://127.0.0.1:" in result.stderr
+    assert "/landing?token=<redacted>" in result.stderr
+    for secret in ("pw-secret", "cookie-secret", "key-secret", "token-secret", "loc-secret"):
         assert secret not in result.stderr
 
 
@@ -249,6 +252,8 @@ def test_redact_header_and_text() -> None:
     assert redact_header("Authorization", "Bearer abc") == "Bearer <redacted>"
     assert redact_header("X-Amz-Security-Token", "FwoG") == "<redacted>"
     assert redact_header("X-Other", "visible") == "visible"
+    assert redact_header("Location", "/next?token=t&a=1") == "/next?token=<redacted>&a=1"
+    assert redact_header("Link", "<wss://h/?key=k>; rel=x") == "<wss://h/?key=<redacted>>; rel=x"
     assert (
         redact_text("InvalidURI: ws://u:pw@h/?token=t#f is bad")
         == "InvalidURI: ws://u:<redacted>@h/?token=<redacted>#f is bad"

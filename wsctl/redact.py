@@ -36,6 +36,9 @@ SECRET_NAMES = frozenset({"code", "sig", "jwt", "pwd", "pass", "otp", "sid"})
 #: by ``-v`` because it explains Sec-WebSocket-Accept.
 NOT_SECRET = frozenset({"sec-websocket-key"})
 
+# Headers whose value is a URL, possibly relative ("/next?token=…").
+_URL_HEADERS = frozenset({"location", "content-location", "referer"})
+
 # Headers whose value starts with a scheme word worth keeping: "Basic <redacted>".
 _SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
@@ -51,7 +54,10 @@ def is_secret_name(name: str) -> bool:
 def redact_header(name: str, value: str) -> str:
     """The value to show for header ``name``: secrets keep only their scheme word."""
     if not is_secret_name(name):
-        return value
+        # A redirect's Location (or any URL in a header) may carry a token in its query.
+        if name.lower() in _URL_HEADERS:
+            return redact_url(value)
+        return redact_text(value)
     scheme, _, rest = value.partition(" ")
     if rest and name.lower() in _SCHEME_HEADERS:
         return f"{scheme} {REDACTED}"
