@@ -125,3 +125,19 @@ def test_other_urls_are_explained_in_wsctls_words(option: str, value: str, says:
     assert len(result.stderr.splitlines()) == 1
     assert says in result.stderr
     assert SECRET not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra", [["--auth", "bob:x"], ["-H", "Authorization: Bearer t"], ["--bearer-env", "TOKEN"]]
+)
+def test_credentials_in_the_url_and_an_option_conflict(
+    extra: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both would become an Authorization header: the server would get two.
+    monkeypatch.setenv("TOKEN", "tok")
+    result = invoke(["send", f"ws://alice:{SECRET}@127.0.0.1:9/", "hi", *extra])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "wsctl: error: give credentials either in the URL (user:password@) or with "
+        "--auth/--bearer-env/-H Authorization, not both\n"
+    )

@@ -586,6 +586,22 @@ def _prepare_transport(url: str, options: ConnectOptions) -> _Transport:
     return transport
 
 
+def _check_one_authorization(url: str, options: ConnectOptions) -> None:
+    """Credentials in the URL become an Authorization header: refuse a second one (the server
+    would see two, and which one it uses is anyone's guess)."""
+    if parse_uri(url).user_info is None:
+        return
+    if (
+        options.auth is not None
+        or options.bearer_token is not None
+        or any(name.lower() == "authorization" for name, _ in options.headers)
+    ):
+        raise InvalidInput(
+            "give credentials either in the URL (user:password@) or with "
+            "--auth/--bearer-env/-H Authorization, not both"
+        )
+
+
 def _identity_headers(options: ConnectOptions) -> list[tuple[str, str]]:
     """Authorization from ``--auth`` or ``--bearer-env``: sent only to the first origin
     (websockets drops Authorization on cross-origin redirects)."""
@@ -753,6 +769,7 @@ async def open_client(
     """
     options = options or ConnectOptions()
     validate_url(url)
+    _check_one_authorization(url, options)
     check_url = _check_policy(options)
     check_url(url)
     transport = _prepare_transport(url, options)
