@@ -603,8 +603,8 @@ def _check_one_authorization(url: str, options: ConnectOptions) -> None:
 
 
 def _identity_headers(options: ConnectOptions) -> list[tuple[str, str]]:
-    """Authorization from ``--auth`` or ``--bearer-env``: sent only to the first origin
-    (websockets drops Authorization on cross-origin redirects)."""
+    """Authorization from ``--auth`` or ``--bearer-env``: like every header the user adds, it
+    stays with the first origin on a redirect (see ``_PolicyCheckedConnect._headers_for``)."""
     if options.auth is not None:
         from websockets.headers import build_authorization_basic
 
