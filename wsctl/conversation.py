@@ -34,7 +34,7 @@ from wsctl.expectations import (
     resolve,
 )
 from wsctl.replies import Reply, make_reply
-from wsctl.settings import parse_close_code, validate_close_reason
+from wsctl.settings import parse_close_code, validate_close_reason, validate_url
 from wsctl.templates import BUILTINS, NAME, Template, check_template, parse_template
 
 #: The per-step deadline when neither the file nor ``--timeout`` gives one.
@@ -304,7 +304,7 @@ class _Loader:
                     'url must be a string, e.g. url = "ws://127.0.0.1:8765/echo"', url_line
                 )
             try:
-                url = self._expand(url)
+                url = validate_url(self._expand(url))
             except InvalidInput as exc:
                 raise self.fail(f"url: {exc.message}", url_line) from None
         timeout = DEFAULT_TIMEOUT
