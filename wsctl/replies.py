@@ -87,10 +87,7 @@ def parse_reply(spec: str, env: Mapping[str, str] | None = None) -> Reply:
             f"{spec!r} is not MATCH=>RESPONSE, "
             "e.g. '^2$=>3' or 'json:type=ping=>{\"type\":\"pong\"}'"
         )
-    try:
-        return make_reply(match, response, env, source=spec)
-    except InvalidInput as exc:
-        raise InvalidInput(f"--reply {spec!r}: {exc.message}") from None
+    return make_reply(match, response, env, source=spec)
 
 
 @dataclass

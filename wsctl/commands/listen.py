@@ -20,6 +20,8 @@ from wsctl.options import (
 )
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
+from wsctl.replies import Replier, Reply
+from wsctl.reply_session import ReplyingWriter, reply_option
 from wsctl.report import RunRecord
 from wsctl.session import close_quietly, print_messages, report_close
 from wsctl.settings import ConnectOptions, validate_url
@@ -49,6 +51,7 @@ from wsctl.settings import ConnectOptions, validate_url
     help="When the connection drops (1001, 1006, 1011-1013, --read-timeout), reconnect with "
     "backoff and send the --send messages again; keeps trying unless --retry N.",
 )
+@reply_option
 @check_options
 @receive_output_options
 @connection_options
@@ -63,6 +66,7 @@ def command(
     ping_timeout: float | None,
     events: bool,
     reconnect: bool,
+    replies: tuple[Reply, ...],
     checks: Checks,
     json_lines: bool,
     timestamps: bool,
@@ -83,6 +87,7 @@ def command(
       wsctl listen URL --send '{"action":"subscribe","symbols":["BTC-USD"]}' -n 10
       wsctl listen URL --json --timestamps > capture.ndjson
       wsctl listen URL --expect-json 'type=ready' --timeout 30s --report junit:listen.xml
+      wsctl listen URL --reply '^2$=>3'    # answer a Socket.IO heartbeat
 
     With --expect/--expect-json/--expect-close it stops as soon as every expectation is met
     (exit 0, closing with 1000) and fails when --timeout passes, --count messages arrived or
@@ -110,6 +115,7 @@ def command(
             status=StatusWriter(env, verbose=verbose, quiet=quiet),
             checks=checks,
             record=record,
+            replies=replies,
         ),
     )
 
@@ -127,10 +133,16 @@ async def _listen(
     checks: Checks,
     record: RunRecord,
     reconnect: bool = False,
+    replies: tuple[Reply, ...] = (),
 ) -> int:
     checker = checks.checker(status)
     record.matcher = checker.matcher if checker is not None else None
     writer = make_writer(env, checker, loop=asyncio.get_running_loop(), **writer_options)
+    if replies:
+        if reconnect:
+            raise InvalidInput("--reply cannot be combined with --reconnect")
+        writer = replying = ReplyingWriter(writer, Replier(replies), status)
+        record.replies = replying.replier.summary
     if reconnect:
         if checker is not None:
             raise InvalidInput("--reconnect cannot be combined with --expect options")
@@ -151,6 +163,8 @@ async def _listen(
     client = await connect(url, options, observer=status.handshake)
     record.connected(client, asyncio.get_running_loop().time() - started)
     record.count_received = lambda: writer.count
+    if replies:
+        replying.attach(client)
     try:
         if events:
             writer.event(
@@ -182,3 +196,6 @@ async def _listen(
     except BaseException:
         await close_quietly(client)
         raise
+    finally:
+        if replies:
+            replying.stop()

@@ -25,6 +25,8 @@ from wsctl.options import (
     receive_output_options,
 )
 from wsctl.output import BinaryFormat, StatusWriter
+from wsctl.replies import Reply
+from wsctl.reply_session import REPLY
 from wsctl.report import ReportTarget
 from wsctl.settings import ConnectOptions, validate_url
 
@@ -117,6 +119,7 @@ def _with_file_defaults(function: F) -> F:
 @click.option(
     "--reply",
     "reply_specs",
+    type=REPLY,
     multiple=True,
     metavar="MATCH=>RESPONSE",
     help="Answer every message matching MATCH with RESPONSE, in addition to the file's "
@@ -145,7 +148,7 @@ def command(
     file: str,
     url: str | None,
     step_timeout: float | None,
-    reply_specs: tuple[str, ...],
+    reply_specs: tuple[Reply, ...],
     reports: tuple[ReportTarget, ...],
     dry_run: bool,
     json_lines: bool,
@@ -177,8 +180,6 @@ def command(
     import dataclasses
     import os
 
-    from wsctl.replies import parse_reply
-
     if url is not None:
         conversation = dataclasses.replace(conversation, url=url)
     if conversation.url is None:
@@ -188,8 +189,7 @@ def command(
         if step_timeout == 0:
             raise click.UsageError("--timeout must be longer than 0")
         conversation = dataclasses.replace(conversation, timeout=step_timeout)
-    extra = tuple(parse_reply(spec, os.environ) for spec in reply_specs)
-    conversation = dataclasses.replace(conversation, replies=conversation.replies + extra)
+    conversation = dataclasses.replace(conversation, replies=conversation.replies + reply_specs)
     if dry_run:
         for line in describe_plan(conversation):
             click.echo(line)
