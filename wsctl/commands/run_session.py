@@ -32,6 +32,7 @@ from wsctl.expectations import RECENT_MESSAGES
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.replies import Replier
+from wsctl.reply_session import show_reply
 from wsctl.report import RunRecord
 from wsctl.session import close_quietly
 from wsctl.settings import BINARY, TEXT, close_code_name
@@ -83,8 +84,7 @@ class Runner:
                 if answer is None:
                     inbox.put_nowait(message)
                     continue
-                if self.status.verbose:
-                    self.status.detail(f"replied {preview(answer)} to {preview(message.data)}")
+                show_reply(self.status, message.data, answer)
                 await client.send(answer, TEXT)
                 self.record.sent += 1
         finally:
