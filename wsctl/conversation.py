@@ -276,8 +276,8 @@ class _Loader:
         self.keys = keys
 
     def fail(self, message: str, line: int | None) -> InvalidInput:
-        where = f"{self.path}:{line}" if line else self.path
-        return InvalidInput(f"{where}: {message}")
+        # Whole-file problems (no steps) point at the first line: editors jump there.
+        return InvalidInput(f"{self.path}:{line or 1}: {message}")
 
     def load(self, data: dict[str, Any]) -> Conversation:
         connection: dict[str, tuple[Any, int]] = {}

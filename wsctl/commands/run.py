@@ -99,8 +99,8 @@ def _with_file_defaults(function: F) -> F:
             try:
                 kwargs[name] = _file_value(by_name[name], value)
             except (InvalidInput, click.BadParameter) as exc:
-                text = exc.message if isinstance(exc, InvalidInput) else exc.format_message()
-                raise InvalidInput(f"{conversation.path}:{line}: {name}: {text}") from None
+                key = name.replace("_", "-")
+                raise InvalidInput(f"{conversation.path}:{line}: {key}: {exc.message}") from None
         kwargs["conversation"] = conversation
         return function(*args, **kwargs)
 
@@ -183,7 +183,7 @@ def command(
     if url is not None:
         conversation = dataclasses.replace(conversation, url=url)
     if conversation.url is None:
-        raise InvalidInput(f'{conversation.path}: no url: add url = "ws://…" or give --url')
+        raise InvalidInput(f'{conversation.path}:1: no url: add url = "ws://…" or give --url')
     target = validate_url(conversation.url)
     if step_timeout is not None:
         if step_timeout == 0:
