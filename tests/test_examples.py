@@ -48,3 +48,29 @@ def test_example_runs_against_wsctl_serve(
     result = invoke(["run", str(example), "--url", url, "--report", f"junit:{report}"])
     assert result.exit_code == 0, result.stderr
     assert 'failures="0" errors="0"' in report.read_text()
+
+
+def _readme_conversations() -> list[str]:
+    """The TOML conversations shown in README's "Conversations" section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Conversations\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in section.split("```toml\n")[1:]]
+
+
+README_CONVERSATIONS = _readme_conversations()
+
+
+def test_readme_shows_the_three_conversations() -> None:
+    assert len(README_CONVERSATIONS) == 3
+
+
+@pytest.mark.timeout(60 * SCALE)
+@pytest.mark.parametrize("text", README_CONVERSATIONS, ids=["graphql", "heartbeat", "jsonrpc"])
+def test_readme_conversation_runs_against_wsctl_serve(
+    serve: EmbeddedServer, text: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "readme.toml"
+    path.write_text(text, encoding="utf-8")
+    url = serve.url(urlsplit(tomllib.loads(text)["url"]).path)
+    result = invoke(["run", str(path), "--url", url])
+    assert result.exit_code == 0, result.stderr
