@@ -420,3 +420,17 @@ def test_dry_run_prints_the_plan_and_connects_to_nothing(
     line = line_of(text, "connection_ack")
     assert f'plan.toml:{line - 1}  expect-json type="connection_ack" (timeout 5s)' in result.stdout
     assert server.recorder.connections == 0
+
+
+def test_a_reply_to_a_message_sent_just_before_a_close_does_not_fail_the_run(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    async def ping_and_leave(connection: ServerConnection, recorder: Recorder) -> None:
+        await connection.send("2")
+        await connection.close(1000, "bye")
+
+    server = make_server(ping_and_leave)
+    text = f"url = \"{server.url}\"\n[[reply]]\nmatch = '^2$'\nsend = '3'\n"
+    text += "[[step]]\nexpect-close = 1000\n"
+    result = invoke(["run", write(tmp_path, text)])
+    assert result.exit_code == 0, result.stderr

@@ -184,13 +184,11 @@ class SourceMap:
         return headers[index] if index < len(headers) else None
 
     def _range(self, kind: str | None, index: int) -> tuple[int, int]:
-        if kind is None:
-            start = 1
-        else:
-            line = self.table_line(kind, index)
-            if line is None:
-                return 1, len(self.lines) + 1
-            start = line
+        if kind is None:  # the top level ends at the first table
+            return 1, (self.sections[0][0] if self.sections else len(self.lines) + 1)
+        start = self.table_line(kind, index)
+        if start is None:
+            return 1, len(self.lines) + 1
         later = [number for number, _ in self.sections if number > start]
         return start, (later[0] if later else len(self.lines) + 1)
 
@@ -415,7 +413,7 @@ class _Loader:
             raise problem("capture", "needs an expect or expect-json in the same step")
         try:
             if kind == "send":
-                fields["text"] = self._template(item["send"], known, "send")
+                fields["text"] = self._template(item["send"], known)
                 description = f"send {_short(item['send'])}"
             elif kind == "send-binary":
                 fields["payload"] = self._binary(item["send-binary"])
@@ -423,7 +421,7 @@ class _Loader:
             elif kind == "expect":
                 description = self._expect(item, known, fields, at)
             elif kind == "sleep":
-                fields["seconds"] = _duration(item["sleep"], "sleep", None)
+                fields["seconds"] = _duration(item["sleep"], "sleep")
                 description = f"sleep {format_duration(fields['seconds'])}"
             elif kind == "ping":
                 description = self._ping(item["ping"], fields)
@@ -442,7 +440,7 @@ class _Loader:
             **fields,
         )
 
-    def _template(self, value: Any, known: Collection[str], key: str) -> Template:
+    def _template(self, value: Any, known: Collection[str]) -> Template:
         if not isinstance(value, str):
             raise InvalidInput(f"must be a string, not {_toml_type(value)}")
         template = parse_template(value)
@@ -477,7 +475,7 @@ class _Loader:
         parts = []
         if "expect" in item:
             try:
-                template = self._template(item["expect"], known, "expect")
+                template = self._template(item["expect"], known)
                 # Check the pattern now, with stand-ins for what is filled in later.
                 parse_regex(template.render(dict.fromkeys(known, "x"), self.env, escape=re.escape))
             except InvalidInput as exc:
@@ -531,7 +529,7 @@ class _Loader:
             raise InvalidInput(f"{shown}: a TOML {_toml_type(value)} is not a JSON value") from None
         template = None
         if isinstance(value, str) and "$" in value:
-            template = self._template(value, known, "expect-json")
+            template = self._template(value, known)
             if template.is_literal:
                 value, template = template.render({}, self.env), None
         yield JsonCondition(JsonExpectation(f"{shown}={json_text}", path, value), template)
@@ -559,7 +557,7 @@ class _Loader:
                 )
             payload = raw.get("payload", "")
             if "max-rtt" in raw:
-                fields["max_rtt"] = _duration(raw["max-rtt"], "max-rtt", None)
+                fields["max_rtt"] = _duration(raw["max-rtt"], "max-rtt")
         elif isinstance(raw, str):
             payload = raw
         elif raw is not True:
@@ -586,7 +584,7 @@ class _Loader:
         if isinstance(code, bool) or not isinstance(code, int | str):
             raise InvalidInput("expected true, a close code or { code, reason }")
         fields["code"] = parse_close_code(code)
-        template = self._template(reason, known, "reason")
+        template = self._template(reason, known)
         if template.is_literal:
             validate_close_reason(template.source)
         fields["text"] = template
@@ -635,13 +633,13 @@ class _Loader:
 
 
 def _timeout(value: Any) -> float:
-    seconds = _duration(value, "timeout", None)
+    seconds = _duration(value, "timeout")
     if seconds == 0:
         raise InvalidInput("timeout must be longer than 0")
     return seconds
 
 
-def _duration(value: Any, name: str, line: int | None) -> float:
+def _duration(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise InvalidInput(f'invalid {name}: expected a duration such as "5s" or 250 (ms)')
     return parse_duration(value, name=name)

@@ -85,8 +85,10 @@ class Runner:
                     inbox.put_nowait(message)
                     continue
                 show_reply(self.status, message.data, answer)
-                await client.send(answer, TEXT)
-                self.record.sent += 1
+                # A send that fails means the connection is ending: recv() says how.
+                with contextlib.suppress(WebSocketError):
+                    await client.send(answer, TEXT)
+                    self.record.sent += 1
         finally:
             inbox.put_nowait(None)
 
@@ -104,13 +106,20 @@ class Runner:
         if not self.quiet:
             self.writer.message(message)
 
-    async def drain(self) -> None:
-        """After the close: print what is left, then wait for the reader to end."""
+    async def drain(self, *, strict: bool = False) -> None:
+        """After the close: print what is left, then wait for the reader to end.
+
+        ``strict``: an abnormal close the server made (after the last step) is the run's
+        error; otherwise how the reader ended no longer matters (a step already failed).
+        """
         while (message := await self.next_message()) is not None:
             self.show(message)
         self.writer.flush()
-        with contextlib.suppress(WebSocketError):  # we closed: how it ended no longer matters
+        try:
             await self.reader
+        except WebSocketError:
+            if strict and not self.client.closed_by_us:
+                raise
 
     def _closed_error(self, step: Step) -> BaseException:
         """The connection ended while ``step`` waited: say how, naming the step."""
@@ -283,7 +292,8 @@ async def converse(
             status.detail(f"step {step.number} passed: {step.description}")
         if not client.closed:
             await client.close(1000)
-        await runner.drain()
+        # After an expect-close step, the close (whatever its code) was the point.
+        await runner.drain(strict=conversation.steps[-1].kind != "expect-close")
     except BaseException:
         if not runner.reader.done():
             runner.reader.cancel()
