@@ -152,7 +152,6 @@ class Conversation:
     replies: tuple[Reply, ...] = ()
     #: Connection options the file sets: parameter name → (value, line).
     connection: dict[str, tuple[Any, int]] = field(default_factory=dict)
-    timeout_given: bool = False
 
     def where(self, step: Step) -> str:
         """``FILE:LINE`` of a step, for messages."""
@@ -317,7 +316,6 @@ class _Loader:
             steps=steps,
             replies=replies,
             connection=connection,
-            timeout_given="timeout" in data,
         )
 
     def _expand(self, value: Any) -> Any:

@@ -9,6 +9,7 @@ waiting step has a deadline, and the first step that fails ends the run with exi
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -32,8 +33,10 @@ from wsctl.settings import ConnectOptions, validate_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Parameters of ``run`` itself: the others are connection options a file may set.
+#: Parameters a file may not set: ``run``'s own, and the policy — a conversation from
+#: elsewhere must not choose which policy judges it.
 _OWN_PARAMS = {
+    "policy_file",
     "file",
     "url",
     "step_timeout",
@@ -63,8 +66,14 @@ def _file_keys(command: click.Command) -> dict[str, click.Parameter]:
     return keys
 
 
-def _file_value(param: click.Parameter, value: Any) -> Any:
+#: Options naming files: relative paths in a conversation are relative to the file.
+_PATH_PARAMS = ("cacert", "capath", "cert", "key")
+
+
+def _file_value(param: click.Parameter, value: Any, directory: str) -> Any:
     """A file value in the shape click gives the command for ``param``."""
+    if param.name in _PATH_PARAMS and isinstance(value, str):
+        value = os.path.join(directory, os.path.expanduser(value))
     if isinstance(param, click.Option) and param.is_flag:
         if not isinstance(value, bool):
             raise InvalidInput("expected true or false")
@@ -93,18 +102,50 @@ def _with_file_defaults(function: F) -> F:
             kwargs["file"], connection_keys={key: p.name or key for key, p in keys.items()}
         )
         by_name = {p.name: p for p in keys.values()}
+        directory = os.path.dirname(os.path.abspath(conversation.path))
         for name, (value, line) in conversation.connection.items():
             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
                 continue  # the command line wins
             try:
-                kwargs[name] = _file_value(by_name[name], value)
+                kwargs[name] = _file_value(by_name[name], value, directory)
             except (InvalidInput, click.BadParameter) as exc:
                 key = name.replace("_", "-")
                 raise InvalidInput(f"{conversation.path}:{line}: {key}: {exc.message}") from None
         kwargs["conversation"] = conversation
-        return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        except (click.UsageError, InvalidInput) as exc:
+            if ctx.meta.get(_STARTED) or not conversation.connection:
+                raise
+            # The connection options were assembled from the file's values and rejected.
+            raise InvalidInput(f"{_blame(conversation, exc)}: {_message(exc)}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Set in ``ctx.meta`` once the command body runs: later errors are not the file's options'.
+_STARTED = "wsctl.run.started"
+
+
+def _message(exc: click.UsageError | InvalidInput) -> str:
+    return exc.message if isinstance(exc, InvalidInput) else exc.format_message()
+
+
+def _blame(conversation: Conversation, exc: click.UsageError | InvalidInput) -> str:
+    """``FILE:LINE`` of the connection key whose value the error quotes (else the first)."""
+    text = _message(exc)
+    lines = [line for _, line in conversation.connection.values()]
+    for value, line in conversation.connection.values():
+        items = (
+            value
+            if isinstance(value, list)
+            else list(value.values())
+            if isinstance(value, dict)
+            else [value]
+        )
+        if any(isinstance(item, str) and item and item in text for item in items):
+            return f"{conversation.path}:{line}"
+    return f"{conversation.path}:{min(lines)}"
 
 
 @click.command("run")
@@ -178,8 +219,8 @@ def command(
       wsctl run check.toml --url ws://staging:8080/ws --report junit:run.xml
     """
     import dataclasses
-    import os
 
+    click.get_current_context().meta[_STARTED] = True
     if url is not None:
         conversation = dataclasses.replace(conversation, url=url)
     if conversation.url is None:
