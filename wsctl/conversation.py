@@ -33,6 +33,7 @@ from wsctl.expectations import (
     parse_regex,
     resolve,
 )
+from wsctl.redact import redact_url
 from wsctl.replies import Reply, make_reply
 from wsctl.settings import parse_close_code, validate_close_reason, validate_url
 from wsctl.templates import BUILTINS, NAME, Template, check_template, parse_template
@@ -665,7 +666,7 @@ def describe_plan(conversation: Conversation) -> list[str]:
     """The lines ``wsctl run --dry-run`` prints: where it connects, each step, the replies."""
     lines = [
         f"{conversation.path}: {len(conversation.steps)} steps, "
-        f"{len(conversation.replies)} replies, connecting to {conversation.url}",
+        f"{len(conversation.replies)} replies, connecting to {redact_url(conversation.url or '')}",
     ]
     for step in conversation.steps:
         deadline = ""

@@ -150,7 +150,7 @@ def _blame(conversation: Conversation, exc: click.UsageError | InvalidInput) -> 
 
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--url", help="Connect to URL instead of the file's url.")
+@click.option("--url", metavar="URL", help="Connect to URL instead of the file's url.")
 @click.option(
     "--timeout",
     "step_timeout",

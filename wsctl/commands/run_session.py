@@ -299,7 +299,8 @@ async def converse(
             runner.reader.cancel()
         await close_quietly(client)
         raise
-    status.info(f"all {len(conversation.steps)} steps passed")
+    count = len(conversation.steps)
+    status.info(f"all {count} steps passed" if count > 1 else "the step passed")
     return ExitCode.OK
 
 
