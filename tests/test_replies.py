@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wsctl.errors import InvalidInput
 from wsctl.replies import Replier, parse_reply
@@ -111,3 +113,25 @@ def test_replier_uses_the_first_matching_rule_and_counts() -> None:
         {"reply": "^2$=>3", "count": 2},
         {"reply": "^2=>other", "count": 1},
     ]
+
+
+@given(st.text())
+def test_text_without_references_renders_as_itself(text: str) -> None:
+    plain = text.replace("${", "$ {")
+    assert parse_template(plain).render({}, ENV) == plain
+
+
+@given(st.text(), st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+def test_escaped_references_and_values_survive(literal: str, value: str) -> None:
+    """``$${`` is a literal ``${``; a value is inserted as it is, whatever it contains."""
+    plain = literal.replace("${", "$ {")
+    template = parse_template(plain + "$${x}${x}")
+    assert template.render({"x": value}, ENV) == plain + "${x}" + value
+
+
+@given(st.text())
+def test_parse_template_never_crashes(text: str) -> None:
+    try:
+        parse_template(text)
+    except InvalidInput as exc:
+        assert "template" in str(exc)
