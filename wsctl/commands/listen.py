@@ -39,6 +39,7 @@ from wsctl.settings import ConnectOptions, validate_url
     metavar="MESSAGE",
     help="Send MESSAGE right after connecting, e.g. a subscription (repeatable, in order).",
 )
+@reply_option
 @keepalive_options
 @click.option(
     "--events",
@@ -51,7 +52,6 @@ from wsctl.settings import ConnectOptions, validate_url
     help="When the connection drops (1001, 1006, 1011-1013, --read-timeout), reconnect with "
     "backoff and send the --send messages again; keeps trying unless --retry N.",
 )
-@reply_option
 @check_options
 @receive_output_options
 @connection_options
@@ -62,11 +62,11 @@ def command(
     url: str,
     count: int | None,
     send_messages: tuple[str, ...],
+    replies: tuple[Reply, ...],
     ping_interval: float | None,
     ping_timeout: float | None,
     events: bool,
     reconnect: bool,
-    replies: tuple[Reply, ...],
     checks: Checks,
     json_lines: bool,
     timestamps: bool,
@@ -85,9 +85,9 @@ def command(
     Examples:
       wsctl listen wss://stream.example.com/prices | jq .
       wsctl listen URL --send '{"action":"subscribe","symbols":["BTC-USD"]}' -n 10
+      wsctl listen URL --reply '^2$=>3'    # answer a Socket.IO heartbeat
       wsctl listen URL --json --timestamps > capture.ndjson
       wsctl listen URL --expect-json 'type=ready' --timeout 30s --report junit:listen.xml
-      wsctl listen URL --reply '^2$=>3'    # answer a Socket.IO heartbeat
 
     With --expect/--expect-json/--expect-close it stops as soon as every expectation is met
     (exit 0, closing with 1000) and fails when --timeout passes, --count messages arrived or
@@ -105,6 +105,7 @@ def command(
             options,
             count=count,
             send_messages=send_messages,
+            replies=replies,
             events=events and json_lines,
             reconnect=reconnect,
             writer_options={
@@ -115,7 +116,6 @@ def command(
             status=StatusWriter(env, verbose=verbose, quiet=quiet),
             checks=checks,
             record=record,
-            replies=replies,
         ),
     )
 
@@ -127,13 +127,13 @@ async def _listen(
     *,
     count: int | None,
     send_messages: tuple[str, ...],
+    replies: tuple[Reply, ...] = (),
     events: bool,
     writer_options: dict[str, object],
     status: StatusWriter,
     checks: Checks,
     record: RunRecord,
     reconnect: bool = False,
-    replies: tuple[Reply, ...] = (),
 ) -> int:
     checker = checks.checker(status)
     record.matcher = checker.matcher if checker is not None else None
