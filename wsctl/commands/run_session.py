@@ -35,7 +35,7 @@ from wsctl.replies import Replier
 from wsctl.reply_session import show_reply
 from wsctl.report import RunRecord
 from wsctl.session import close_quietly
-from wsctl.settings import BINARY, TEXT, close_code_name
+from wsctl.settings import BINARY, TEXT, ConnectOptions, close_code_name
 
 
 class StepFailed(Exception):
@@ -232,7 +232,7 @@ def _result(step: Step, conversation: Conversation) -> dict[str, Any]:
 async def converse(
     env: Environment,
     conversation: Conversation,
-    options: Any,
+    options: ConnectOptions,
     *,
     status: StatusWriter,
     record: RunRecord,
