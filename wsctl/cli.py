@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "serve": "wsctl.commands.serve",
     "demo": "wsctl.commands.demo",
     "policy": "wsctl.commands.policy",
+    "run": "wsctl.commands.run",
     "completion": "wsctl.commands.completion",
 }
 

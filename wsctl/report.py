@@ -106,6 +106,9 @@ class RunRecord:
     matcher: Matcher | None = None
     pings: list[PingResult] | None = None
     ping_count: int | None = None
+    #: ``wsctl run``: one dict per step (filled in as they run) and the reply counts.
+    steps: list[dict[str, Any]] | None = None
+    replies: Callable[[], list[dict[str, object]]] | None = None
     error: BaseException | None = None
     exit_code: int | None = None
     duration: float | None = None
@@ -267,6 +270,10 @@ def build_report(record: RunRecord) -> dict[str, Any]:
             **ping_summary(record.pings),
             "pongs": [{"seq": p.seq, "bytes": p.size, "rtt_ms": _ms(p.rtt)} for p in record.pings],
         }
+    if record.steps is not None:
+        report["steps"] = record.steps
+    if record.replies is not None:
+        report["replies"] = record.replies()
     return report
 
 
@@ -309,6 +316,8 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     """
     import xml.etree.ElementTree as ET
 
+    if "steps" in report:
+        return _steps_junit_xml(report)
     command = report["command"]
     classname = f"wsctl.{command}"
     error = report["error"]
@@ -371,6 +380,57 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     root = ET.Element("testsuites", name="wsctl")
     for key, value in counts.items():
         if key != "skipped":  # not part of the <testsuites> schema most CI tools read
+            root.set(key, value)
+    root.append(suite)
+    ET.indent(root)
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml + b"\n"
+
+
+def _steps_junit_xml(report: dict[str, Any]) -> bytes:
+    """``wsctl run``'s report as JUnit XML: exactly one test case per step, with its duration.
+
+    A failed step is a failure (a check) or an error (anything else); steps after it are
+    skipped.  An error that happened before any step ran (the connection failed) is the first
+    step's error, so that CI shows why nothing ran.
+    """
+    import xml.etree.ElementTree as ET
+
+    error = report["error"]
+    suite = ET.Element("testsuite", name=_xml_text(f"wsctl run {report['url']}"))
+    suite.set("timestamp", report["started"])
+    properties = ET.SubElement(suite, "properties")
+    for name in ("url", "exit_code", "ok"):
+        ET.SubElement(properties, "property", name=name, value=_xml_text(str(report[name])))
+    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    explained = False
+    for step in report["steps"]:
+        title = f"step {step['step']} ({step['file']}:{step['line']}): {step['action']}"
+        if step["name"]:
+            title = f"{step['name']}: {title}"
+        case = _case(suite, "wsctl.run", title, step["duration_ms"])
+        if step["status"] == "failed":
+            is_check = error is not None and error["type"] == CheckFailed.__name__
+            tag = "failure" if is_check or error is None else "error"
+            kind = "CheckFailed" if tag == "failure" else error["kind"]
+            _mark(case, tag, step["message"] or "failed", kind)
+            counts["failures" if tag == "failure" else "errors"] += 1
+            explained = True
+        elif step["status"] == "skipped":
+            if error is not None and not explained:
+                _mark(case, "error", error.get("message", error["type"]), error["kind"])
+                counts["errors"] += 1
+                explained = True
+            else:
+                ET.SubElement(case, "skipped", message="not run: an earlier step failed")
+                counts["skipped"] += 1
+    total = {"tests": str(len(report["steps"])), **{k: str(v) for k, v in counts.items()}}
+    total["time"] = _seconds(report["timings_ms"]["total"])
+    for key, value in total.items():
+        suite.set(key, value)
+    root = ET.Element("testsuites", name="wsctl")
+    for key, value in total.items():
+        if key != "skipped":
             root.set(key, value)
     root.append(suite)
     ET.indent(root)

@@ -18,11 +18,22 @@ Built on :mod:`websockets.asyncio.server`.  Endpoints:
     acknowledged with ``{"type":"subscribed","symbols":[…]}`` (the whole current set), after
     which only those symbols are sent; bad requests get ``{"type":"error","message":…}`` and
     the stream goes on.
+``/graphql``
+    graphql-transport-ws (subprotocol ``graphql-transport-ws``) with a tiny schema:
+    ``query { hello }`` and ``subscription { greetings }``; ``subscribe`` before
+    ``connection_ack`` closes with 4401.  ``?interval=`` spaces the greetings.
+``/heartbeat``
+    Socket.IO-style: an Engine.IO open packet, then a ping ``2`` every ``?interval=`` (1s) that
+    must be answered with ``3`` within ``?timeout=`` (1s) or the client is closed with 1008;
+    ``42["tick",N]`` every ``?tick=`` (the server's tick) in between.
+``/jsonrpc``
+    JSON-RPC 2.0 with ``echo``, ``add`` and ``subtract``.
 ``/``
     Describes the endpoints: an HTTP GET without an upgrade gets a ``text/plain`` page; a
     WebSocket connection gets the same text as one message, then a normal close (1000).
 
-Any other path is rejected with HTTP 404 before the upgrade.
+Any other path is rejected with HTTP 404 before the upgrade, a bad query-string setting with
+HTTP 400.  The protocols themselves live in :mod:`wsctl.server_protocols`.
 
 The server never prints: what it receives goes to the ``on_receive`` callback, and its logger
 (``wsctl.server``) has a :class:`logging.NullHandler` so that nothing reaches stderr unless the
@@ -58,6 +69,15 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from wsctl.errors import ConnectionFailed, InvalidInput
+from wsctl.server_protocols import (
+    GRAPHQL_SUBPROTOCOL,
+    GraphQLSession,
+    GraphQLSettings,
+    HeartbeatSession,
+    HeartbeatSettings,
+    endpoint_settings,
+    jsonrpc_reply,
+)
 from wsctl.settings import Compression, parse_compression
 
 __all__ = [
@@ -89,6 +109,9 @@ ENDPOINTS: dict[str, str] = {
     "/echo": "echoes each message with its type (text or binary)",
     "/chat": "broadcast to every client, with join/leave notices (?name=NAME)",
     "/prices": 'JSON prices; send {"action":"subscribe","symbols":["SOL-USD"]}',
+    "/graphql": "graphql-transport-ws: query { hello }, subscription { greetings }",
+    "/heartbeat": 'Socket.IO-style pings "2": answer "3" within 1s or be dropped',
+    "/jsonrpc": "JSON-RPC 2.0: echo, add, subtract",
     "/": "this description",
 }
 
@@ -138,7 +161,7 @@ ConnectionCallback = Callable[[ConnectionEvent], None]
 
 
 class EmbeddedServer:
-    """The local WebSocket server with ``/echo``, ``/chat``, ``/prices`` and ``/``.
+    """The local WebSocket server with the endpoints of :data:`ENDPOINTS`.
 
     Use it as an async context manager::
 
@@ -211,7 +234,7 @@ class EmbeddedServer:
                 bind_host,
                 self.requested_port,
                 process_request=self._process_request,
-                select_subprotocol=self._select_subprotocol if self.subprotocols else None,
+                select_subprotocol=self._select_subprotocol,
                 compression=None,  # extensions below say exactly which mode is accepted
                 extensions=_deflate_extensions(self.compression),
                 max_size=MAX_MESSAGE_SIZE,
@@ -353,6 +376,10 @@ class EmbeddedServer:
             return response
         if path == "/" and not _is_upgrade(request.headers):
             return connection.respond(http.HTTPStatus.OK, self._description_for(request))
+        try:
+            endpoint_settings(path, parse_qs(urlsplit(request.path).query), self.tick)
+        except InvalidInput as exc:
+            return connection.respond(http.HTTPStatus.BAD_REQUEST, f"400 bad request: {exc}\n")
         return None
 
     def _select_subprotocol(
@@ -360,13 +387,16 @@ class EmbeddedServer:
     ) -> Subprotocol | None:
         # Lenient where websockets is strict: a client offering nothing is served without a
         # subprotocol, so that a plain `wsctl connect` still works against `serve -s chat`.
-        if not offered:
+        accepted = self.subprotocols
+        if connection.request is not None and urlsplit(connection.request.path).path == "/graphql":
+            accepted += (GRAPHQL_SUBPROTOCOL,)
+        if not offered or not accepted:
             return None
         for name in offered:
-            if name in self.subprotocols:
+            if name in accepted:
                 return name
         raise NegotiationError(
-            "no accepted subprotocol; this server accepts " + ", ".join(self.subprotocols)
+            "no accepted subprotocol; this server accepts " + ", ".join(accepted)
         )
 
     def _description_for(self, request: Request) -> str:
@@ -391,6 +421,8 @@ class EmbeddedServer:
                 await self._chat_session(connection, parse_qs(target.query).get("name", [""])[0])
             elif target.path == "/prices":
                 await self._prices(connection)
+            elif target.path in ("/graphql", "/heartbeat", "/jsonrpc"):
+                await self._protocol(connection, target.path, parse_qs(target.query))
             else:
                 await connection.send(self._description_for(connection.request))
             # websockets would close after the handler returns anyway; closing here (1000)
@@ -412,6 +444,24 @@ class EmbeddedServer:
         async for message in connection:
             self._received(connection, "/echo", message)
             await connection.send(message)
+
+    async def _protocol(
+        self, connection: ServerConnection, path: str, query: dict[str, list[str]]
+    ) -> None:
+        def receive(message: str | bytes) -> None:
+            self._received(connection, path, message)
+
+        settings = endpoint_settings(path, query, self.tick)
+        if isinstance(settings, GraphQLSettings):
+            await GraphQLSession(connection, receive, settings).run()
+        elif isinstance(settings, HeartbeatSettings):
+            await HeartbeatSession(connection, receive, settings).run()
+        else:
+            async for message in connection:
+                receive(message)
+                reply = jsonrpc_reply(message)
+                if reply is not None:
+                    await connection.send(reply)
 
     async def _chat_session(self, connection: ServerConnection, wanted: str) -> None:
         user = self._chat_name(wanted)

@@ -24,6 +24,8 @@ from wsctl.options import (
     reply_wait_options,
 )
 from wsctl.output import BinaryFormat
+from wsctl.replies import Reply
+from wsctl.reply_session import reply_option
 from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
 
 Mode = Literal["interactive", "pipe", "script"]
@@ -94,6 +96,7 @@ def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mo
 )
 @force_option
 @close_options("when the session ends (Ctrl-D, /quit, end of stdin)")
+@reply_option
 @connection_options
 @common_options
 @click.pass_obj
@@ -114,6 +117,7 @@ def command(
     binary_format: BinaryFormat | None,
     close_code: int | None,
     close_reason: str,
+    replies: tuple[Reply, ...],
     options: ConnectOptions,
     verbose: bool,
     quiet: bool,
@@ -156,6 +160,7 @@ def command(
             close_reason=close_reason,
             verbose=verbose,
             quiet=quiet,
+            replies=replies,
         )
         return run_interactive(env, url, options, settings=settings)
 
@@ -176,5 +181,6 @@ def command(
         binary_format=binary_format,
         verbose=verbose,
         quiet=quiet,
+        replies=replies,
     )
     return run(send_session(env, url, options, plan))

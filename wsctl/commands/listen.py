@@ -20,6 +20,8 @@ from wsctl.options import (
 )
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
+from wsctl.replies import Replier, Reply
+from wsctl.reply_session import ReplyingWriter, reply_option
 from wsctl.report import RunRecord
 from wsctl.session import close_quietly, print_messages, report_close
 from wsctl.settings import ConnectOptions, validate_url
@@ -37,6 +39,7 @@ from wsctl.settings import ConnectOptions, validate_url
     metavar="MESSAGE",
     help="Send MESSAGE right after connecting, e.g. a subscription (repeatable, in order).",
 )
+@reply_option
 @keepalive_options
 @click.option(
     "--events",
@@ -59,6 +62,7 @@ def command(
     url: str,
     count: int | None,
     send_messages: tuple[str, ...],
+    replies: tuple[Reply, ...],
     ping_interval: float | None,
     ping_timeout: float | None,
     events: bool,
@@ -81,6 +85,7 @@ def command(
     Examples:
       wsctl listen wss://stream.example.com/prices | jq .
       wsctl listen URL --send '{"action":"subscribe","symbols":["BTC-USD"]}' -n 10
+      wsctl listen URL --reply '^2$=>3'    # answer a Socket.IO heartbeat
       wsctl listen URL --json --timestamps > capture.ndjson
       wsctl listen URL --expect-json 'type=ready' --timeout 30s --report junit:listen.xml
 
@@ -100,6 +105,7 @@ def command(
             options,
             count=count,
             send_messages=send_messages,
+            replies=replies,
             events=events and json_lines,
             reconnect=reconnect,
             writer_options={
@@ -121,6 +127,7 @@ async def _listen(
     *,
     count: int | None,
     send_messages: tuple[str, ...],
+    replies: tuple[Reply, ...] = (),
     events: bool,
     writer_options: dict[str, object],
     status: StatusWriter,
@@ -131,6 +138,11 @@ async def _listen(
     checker = checks.checker(status)
     record.matcher = checker.matcher if checker is not None else None
     writer = make_writer(env, checker, loop=asyncio.get_running_loop(), **writer_options)
+    if replies:
+        if reconnect:
+            raise InvalidInput("--reply cannot be combined with --reconnect")
+        writer = replying = ReplyingWriter(writer, Replier(replies), status)
+        record.replies = replying.replier.summary
     if reconnect:
         if checker is not None:
             raise InvalidInput("--reconnect cannot be combined with --expect options")
@@ -151,6 +163,8 @@ async def _listen(
     client = await connect(url, options, observer=status.handshake)
     record.connected(client, asyncio.get_running_loop().time() - started)
     record.count_received = lambda: writer.count
+    if replies:
+        replying.attach(client)
     try:
         if events:
             writer.event(
@@ -182,3 +196,6 @@ async def _listen(
     except BaseException:
         await close_quietly(client)
         raise
+    finally:
+        if replies:
+            replying.stop()

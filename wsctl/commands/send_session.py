@@ -14,6 +14,8 @@ from wsctl.errors import ExitCode
 from wsctl.inputs import StreamReader
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
+from wsctl.replies import Replier, Reply
+from wsctl.reply_session import ReplyingWriter
 from wsctl.report import RunRecord
 from wsctl.session import Receiver, close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions
@@ -39,6 +41,8 @@ class SendPlan:
     checks: Checks = field(default_factory=Checks)
     #: --wait-time was given: with expectations, the idle rule then still ends the wait.
     wait_time_given: bool = False
+    #: --reply rules (connect): matching messages are answered instead of printed.
+    replies: tuple[Reply, ...] = ()
 
 
 async def send_session(
@@ -61,12 +65,17 @@ async def send_session(
         timestamps=plan.timestamps,
         loop=asyncio.get_running_loop(),
     )
+    if plan.replies:
+        writer = replying = ReplyingWriter(writer, Replier(plan.replies), status)
+        record.replies = replying.replier.summary
     # Start reading before connecting: nothing typed or piped while the handshake runs is lost.
     source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
     started = asyncio.get_running_loop().time()
     client = await connect(url, options, observer=status.handshake)
     record.connected(client, asyncio.get_running_loop().time() - started)
     record.count_received = lambda: writer.count
+    if plan.replies:
+        replying.attach(client)
     status.detail(
         f"connected to {redact_url(client.url)}"
         + (f" ({client.subprotocol})" if client.subprotocol else "")

@@ -1,4 +1,5 @@
-"""``wsctl serve``: run the embedded server (``/echo``, ``/chat``, ``/prices``, ``/``).
+"""``wsctl serve``: run the embedded server (``/echo``, ``/chat``, ``/prices``, ``/graphql``,
+``/heartbeat``, ``/jsonrpc``, ``/``).
 
 Streams, so that scripts can drive it:
 
@@ -59,7 +60,7 @@ _SIGNAL_EXIT_CODES: dict[signal.Signals, int] = {
     type=DURATION,
     default="1s",
     show_default=True,
-    help="Interval between /prices updates (milliseconds or a Go duration).",
+    help="Interval between /prices updates and /heartbeat ticks (milliseconds or a Go duration).",
 )
 @click.option(
     "--print",
@@ -111,11 +112,16 @@ def command(
 
     \b
     Endpoints:
-      /echo    echoes each message with its type (text or binary)
-      /chat    broadcast to every client, with join/leave notices (?name=NAME)
-      /prices  JSON prices every --tick; BTC-USD and ETH-USD until a
-               {"action":"subscribe","symbols":["SOL-USD"]} replaces them
-      /        a description (HTTP GET, or one WebSocket message)
+      /echo       echoes each message with its type (text or binary)
+      /chat       broadcast to every client, with join/leave notices (?name=NAME)
+      /prices     JSON prices every --tick; BTC-USD and ETH-USD until a
+                  {"action":"subscribe","symbols":["SOL-USD"]} replaces them
+      /graphql    graphql-transport-ws (-s graphql-transport-ws): query { hello },
+                  subscription { greetings }; subscribe before connection_ack: 4401
+      /heartbeat  Socket.IO-style: pings "2" every ?interval=1s, drops (1008) a
+                  client that does not answer "3" within ?timeout=1s; 42["tick",N]
+      /jsonrpc    JSON-RPC 2.0: echo, add, subtract
+      /           a description (HTTP GET, or one WebSocket message)
 
     \b
     When stdout is not a terminal its first line is the base URL:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from wsctl.environment import Environment
+    from wsctl.replies import Reply
     from wsctl.settings import ConnectOptions
 
 __all__ = ["InteractiveSettings", "interact", "run_interactive"]
@@ -39,6 +40,8 @@ class InteractiveSettings:
     #: ``-v``: show the handshake (secrets redacted).  ``-q``: no connected line, no hint.
     verbose: bool = False
     quiet: bool = False
+    #: ``--reply``: messages these rules match are answered, and shown only with ``-v``.
+    replies: tuple[Reply, ...] = ()
 
 
 async def interact(

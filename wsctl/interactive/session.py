@@ -56,6 +56,7 @@ from wsctl.interactive.render import Renderer, View, format_rtt
 from wsctl.interactive.terminal import AbovePrompt
 from wsctl.output import StatusWriter
 from wsctl.redact import redact_url
+from wsctl.replies import Replier
 from wsctl.session import close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions, close_code_name
 
@@ -179,6 +180,7 @@ class InteractiveSession:
         self._background: set[asyncio.Task[None]] = set()
         self._prompt: PromptSession[str] | None = None
         self._lines: asyncio.Queue[str] = asyncio.Queue()
+        self._replier = Replier(settings.replies)
         self._busy = False
 
     # -- running -------------------------------------------------------------------------
@@ -413,6 +415,8 @@ class InteractiveSession:
             while (message := await client.recv()) is not None:
                 if self._link is not None and self._link.client is client:
                     self._link.received += 1
+                if self._replier and await self._answered(client, message.data):
+                    continue
                 received(message)
         except ConnectionClosedAbnormally as exc:
             if client.closed_by_us:
@@ -429,6 +433,19 @@ class InteractiveSession:
                 + (f": {reason}" if reason else "")
             )
         return ExitCode.OK
+
+    async def _answered(self, client: Client, data: str | bytes) -> bool:
+        """``--reply``: answer ``data`` if a rule matches it (shown only with ``-v``)."""
+        answer = self._replier.respond(data)
+        if answer is None:
+            return False
+        if self.settings.verbose:
+            from wsctl.checks import preview
+
+            self.renderer.event(f"replied {preview(answer)} to {preview(data)}")
+        with contextlib.suppress(WebSocketError):  # closed: the read loop reports how
+            await client.send(answer)
+        return True
 
     async def _keepalive(self, client: Client) -> int | None:
         """Ping every ``ping_interval``; an exit code when a Pong is late, None if closed."""
