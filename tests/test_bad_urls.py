@@ -43,6 +43,8 @@ COMMANDS = [
     (["ping"], [], True),
     (["connect"], [], False),
     (["policy", "check"], [], False),
+    # run takes the URL from --url (overriding the file's) or from the file itself
+    (["run", "--url"], [str(Path(__file__).parent.parent / "examples" / "jsonrpc.toml")], True),
 ]
 
 
