@@ -16,7 +16,7 @@ import click
 
 from wsctl import __version__
 from wsctl.environment import Environment
-from wsctl.errors import ExitCode, OutputClosed, WebSocketError
+from wsctl.errors import ExitCode, OutputClosed, Terminated, WebSocketError
 
 #: Subcommand name → module exposing ``command``.  Imported lazily by :class:`LazyGroup`.
 COMMANDS: dict[str, str] = {
@@ -85,7 +85,7 @@ def cli(ctx: click.Context) -> None:
     \b
     Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 denied by policy,
     4 connection failed, 5 timed out, 6 closed abnormally, 7 check failed,
-    130 interrupted.
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP).
     """
     ctx.obj = Environment.from_process()
 
@@ -116,6 +116,10 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every error is turned into a one-line message."""
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args or os.environ.get("WSCTL_TRACEBACK") == "1"
+    if show_traceback:
+        from wsctl import runner
+
+        runner.show_tracebacks = True
     try:
         result = cli.main(args=args, prog_name="wsctl", standalone_mode=False)
         code = int(result) if isinstance(result, int) else ExitCode.OK
@@ -131,6 +135,9 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         _error(f"error: {exc.format_message()}")
         code = ExitCode.INVALID
+    except Terminated as exc:
+        _error(str(exc))  # "terminated (SIGTERM)": not an error of the run, the reason it ended
+        code = exc.exit_code
     except WebSocketError as exc:
         if show_traceback:
             import traceback
@@ -153,6 +160,8 @@ def run(argv: list[str] | None = None) -> int:
             + ("" if show_traceback else " (run again with --traceback for details)")
         )
         code = ExitCode.INTERNAL
+    if show_traceback:
+        runner.show_tracebacks = False  # run() may be called again in the same process
     return _flush_stdout(int(code))
 
 

@@ -315,6 +315,19 @@ class Client:
         return self._closed_by_us
 
     @property
+    def closed_by(self) -> str | None:
+        """``"client"`` or ``"server"``: the side that sent the first Close frame, or that
+        dropped the connection without one (``None`` while open)."""
+        protocol = self._connection.protocol
+        if self._closed_by_us:
+            return "client"
+        if protocol.close_sent is not None and not protocol.close_rcvd_then_sent:
+            return "client"  # a read limit or a keep-alive failure closed it from this side
+        if protocol.close_rcvd is not None or self._connection.close_code is not None:
+            return "server"  # its Close frame, or it dropped the TCP connection
+        return None
+
+    @property
     def close_code(self) -> int | None:
         """The close code the server sent (1006 when the connection dropped without one)."""
         rcvd = self._connection.protocol.close_rcvd

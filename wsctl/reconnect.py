@@ -22,7 +22,7 @@ from wsctl.errors import ConnectionClosedAbnormally, ExitCode, Timeout
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.retry import RetryNotice, backoff_delay, retrying
-from wsctl.session import close_quietly, print_messages, report_close
+from wsctl.session import close_quietly, close_record, print_messages, report_close
 from wsctl.settings import ConnectOptions, close_code_name
 
 #: Closures after which a normal server close still means "come back": it is restarting.
@@ -85,7 +85,7 @@ async def listen_reconnecting(
             writer.flush()
             if not error.retryable:
                 if events:
-                    writer.event({"type": "close", "code": error.code, "reason": error.reason})
+                    writer.event(close_record(client, error.code, error.reason))
                     writer.flush()
                 raise
             drop = Drop(error.code, error.reason)

@@ -11,7 +11,7 @@ from wsctl.checks import Checks, check_options, make_writer, receive_until_met
 from wsctl.core import connect
 from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
-from wsctl.errors import ConnectionClosedAbnormally, ExitCode, InvalidInput
+from wsctl.errors import ConnectionClosedAbnormally, ExitCode, InvalidInput, OutputClosed
 from wsctl.options import (
     common_options,
     connection_options,
@@ -21,7 +21,7 @@ from wsctl.options import (
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.report import RunRecord
-from wsctl.session import close_quietly, print_messages, report_close
+from wsctl.session import close_quietly, close_record, print_messages, report_close
 from wsctl.settings import ConnectOptions, validate_url
 
 
@@ -151,6 +151,7 @@ async def _listen(
     client = await connect(url, options, observer=status.handshake)
     record.connected(client, asyncio.get_running_loop().time() - started)
     record.count_received = lambda: writer.count
+    ended: dict[str, object] | None = None
     try:
         if events:
             writer.event(
@@ -171,14 +172,20 @@ async def _listen(
         if checker is not None:  # a loop of its own: the plain one below stays as lean as it was
             return await receive_until_met(client, writer, checker, limit=count)
         if not await print_messages(client, writer, status, count=count):
-            report_close(client, writer, status, events=events)
+            report_close(client, writer, status, events=False)
         return ExitCode.OK
     except ConnectionClosedAbnormally as error:
         writer.flush()
-        if events:  # the stream records how it ended, abnormal ends included
-            writer.event({"type": "close", "code": error.code, "reason": error.reason})
-            writer.flush()
+        ended = close_record(client, error.code, error.reason)
+        raise
+    except OutputClosed:
+        events = False  # nobody reads the stream any more
         raise
     except BaseException:
         await close_quietly(client)
         raise
+    finally:
+        if events:  # every stream ends with one record of how it ended, whoever closed
+            writer.flush()
+            writer.event(ended or close_record(client))
+            writer.flush()

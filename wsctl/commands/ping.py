@@ -145,8 +145,9 @@ def run_timed(session: Coroutine[Any, Any, int]) -> int:
     factory: Callable[[], asyncio.AbstractEventLoop] = (
         TimingLoop if sys.platform != "win32" else asyncio.new_event_loop
     )
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(session)
+    from wsctl.runner import run
+
+    return run(session, loop_factory=factory)
 
 
 # -- output --------------------------------------------------------------------------------
