@@ -54,6 +54,7 @@ from wsctl.settings import (
     validate_url,
 )
 from wsctl.sizes import format_size
+from wsctl.upgrade import BadResponse, GuardedConnection
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
 CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
@@ -315,6 +316,11 @@ class Client:
         return self._closed_by_us
 
     @property
+    def remote_address(self) -> Any:
+        """The TCP peer: ``(host, port, ...)`` of the server (or of the proxy in between)."""
+        return self._connection.remote_address
+
+    @property
     def closed_by(self) -> str | None:
         """``"client"`` or ``"server"``: the side that sent the first Close frame, or that
         dropped the connection without one (``None`` while open)."""
@@ -410,7 +416,7 @@ class Client:
 # -- connecting --------------------------------------------------------------------------
 
 
-class _ObservedConnection(ClientConnection):
+class _ObservedConnection(GuardedConnection):
     """A ClientConnection that reports its handshake to the observer, even when it fails."""
 
     observer: Observer | None = None
@@ -564,7 +570,7 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
     connection_class = (
         type("ObservedConnection", (_ObservedConnection,), {"observer": staticmethod(observer)})
         if observer is not None
-        else ClientConnection
+        else GuardedConnection
     )
     kwargs: dict[str, Any] = {
         "subprotocols": list(options.subprotocols) or None,
@@ -600,6 +606,8 @@ def _connect_error(
     if isinstance(exc, WebSocketError):
         return exc
     url = redact_url(url)  # error lines end up in CI logs: no tokens from the query string
+    if isinstance(exc, BadResponse):  # too large, or not HTTP/1.1: trying again won't help
+        return ConnectionFailed(f"cannot connect to {url}: {exc}", retryable=False)
     special = _tls_or_proxy_error(url, exc, options, proxy)
     if special is not None:
         return special
@@ -654,13 +662,19 @@ def _tls_or_proxy_error(
             f"{explain_certificate_error(exc, host)}",
             retryable=False,
         )
+    address = _address(url) if url.startswith("wss:") and proxy is None else ""
     for error in (exc, exc.__cause__, exc.__context__):
         if isinstance(error, ssl.SSLError):
             from wsctl.tls import explain_tls_error
 
-            explained = explain_tls_error(error)
+            explained = explain_tls_error(error, address)
             if explained is not None:
                 return ConnectionFailed(f"cannot connect to {url}: {explained}", retryable=False)
+    if address and isinstance(exc, ConnectionResetError):
+        # A plain-text server reading a ClientHello as HTTP drops the connection at once.
+        from wsctl.tls import not_tls
+
+        return ConnectionFailed(f"cannot connect to {url}: {not_tls(address)}", retryable=False)
     if (
         isinstance(exc, InvalidMessage)
         and isinstance(exc.__cause__, EOFError)
@@ -698,6 +712,18 @@ def _tls_or_proxy_error(
     return ConnectionFailed(
         f"cannot connect to {url} through proxy {shown}: {detail}", retryable=not denied
     )
+
+
+def _address(url: str) -> str:
+    """``host:port`` of a ws:// or wss:// URL, as error messages name a server."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port or (443 if parts.scheme == 'wss' else 80)}"
 
 
 async def open_client(

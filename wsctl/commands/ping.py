@@ -277,7 +277,7 @@ async def ping_session(
     )
     record.connected(client, done - start)
     record.handshake = phases
-    record.peer = clock.peer if clock is not None else None
+    record.peer = clock.peer if clock is not None else record.peer
     via = proxies[-1] if proxies else ""
     if record.connection is not None:
         record.connection["proxy"] = via or None
