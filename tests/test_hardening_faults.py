@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from websockets.asyncio.server import ServerConnection, serve
-
-from tests.conftest import (
+from conftest import (
     TIMEOUT,
     LoopbackServer,
     LoopThread,
@@ -27,6 +25,7 @@ from tests.conftest import (
     invoke,
     wsctl_command,
 )
+from websockets.asyncio.server import ServerConnection, serve
 
 RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import TIMEOUT, LoopbackServer, Recorder, echo, wsctl_command
 from websockets.asyncio.server import ServerConnection
-
-from tests.conftest import TIMEOUT, LoopbackServer, Recorder, echo, wsctl_command
 
 
 async def greet_then_wait(connection: ServerConnection, recorder: Recorder) -> None:
