@@ -290,3 +290,28 @@ def test_junit_ok_is_true_after_success(
     result = invoke(["send", server.url, "hi", "--report", f"junit:{junit}"])
     assert result.exit_code == 0
     assert '<property name="ok" value="true" />' in junit.read_text()
+
+
+# -- 15: send on a terminal says it is reading it --------------------------------------------
+
+
+def test_send_on_a_terminal_prints_one_hint(make_server: Callable[..., LoopbackServer]) -> None:
+    import pexpect
+
+    server = make_server()
+    child = pexpect.spawn(
+        wsctl_command()[0], [*wsctl_command()[1:], "send", server.url], timeout=TIMEOUT
+    )
+    try:
+        child.expect_exact(
+            "wsctl: reading messages from the terminal, one per line; Ctrl-D to send and finish"
+        )
+        child.sendline("hello")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert server.recorder.messages == ["hello"]
+    transcript = (child.before or b"").decode()
+    assert "reading messages" not in transcript  # said once

@@ -61,6 +61,9 @@ async def send_session(
         timestamps=plan.timestamps,
         loop=asyncio.get_running_loop(),
     )
+    if plan.stream is not None and plan.stream is env.stdin and env.stdin_isatty:
+        # Waiting silently for a terminal looks like a hang: say what is expected.
+        status.info("reading messages from the terminal, one per line; Ctrl-D to send and finish")
     # Start reading before connecting: nothing typed or piped while the handshake runs is lost.
     source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
     started = asyncio.get_running_loop().time()
