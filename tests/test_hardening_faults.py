@@ -315,3 +315,41 @@ def test_send_on_a_terminal_prints_one_hint(make_server: Callable[..., LoopbackS
     assert server.recorder.messages == ["hello"]
     transcript = (child.before or b"").decode()
     assert "reading messages" not in transcript  # said once
+
+
+# -- 14: one style for errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["send", "ws://127.0.0.1:9/", "x", "--read-limit", "999GiB"],
+            "wsctl: error: invalid --read-limit '999GiB': must be at most 128 MiB "
+            "(see 'wsctl send --help')",
+        ),
+        (
+            ["listen", "ws://127.0.0.1:9/", "--read-timeout", "soon"],
+            "wsctl: error: invalid --read-timeout 'soon': expected milliseconds, or a Go "
+            'duration such as "250ms", "5s", "1m30s" (see \'wsctl listen --help\')',
+        ),
+        (
+            ["sned", "ws://127.0.0.1:9/", "x"],
+            "wsctl: error: no such command 'sned'; did you mean 'send'? (see 'wsctl --help')",
+        ),
+    ],
+)
+def test_errors_name_the_option_and_echo_the_input(args: list[str], line: str) -> None:
+    result = invoke(args)
+    assert result.exit_code == 2
+    assert result.stderr == line + "\n"
+
+
+def test_api_size_limits_are_in_human_units() -> None:
+    import wsctl
+    from wsctl.errors import InvalidInput
+
+    with pytest.raises(
+        InvalidInput, match=r"^invalid read limit 999 GiB: must be at most 128 MiB$"
+    ):
+        wsctl.ConnectOptions.create(read_limit="999GiB")

@@ -40,6 +40,19 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's lookup, with a suggestion for a mistyped name (``sned`` → ``send``)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
+            matches = difflib.get_close_matches(name, COMMANDS, n=1)
+            if matches:
+                ctx.fail(f"no such command {name!r}; did you mean {matches[0]!r}?")
+        return super().resolve_command(ctx, args)
+
     @staticmethod
     def _load(name: str) -> click.Command | None:
         module_name = COMMANDS.get(name)
@@ -101,6 +114,17 @@ def _error(message: str) -> None:
         pass
 
 
+def _usage_message(exc: click.UsageError) -> str:
+    """click's message, in wsctl's style for a bad option value: ``invalid --name 'value':
+    problem`` (wsctl's own types already say it so; click's built-in ones get the prefix)."""
+    if not isinstance(exc, click.BadParameter) or exc.param is None:
+        return exc.format_message()
+    if exc.message.startswith("invalid "):
+        return exc.message
+    name = max(exc.param.opts, key=len) if exc.param.opts else exc.param.human_readable_name
+    return f"invalid {name}: {exc.message}"
+
+
 def _show_response_body(exc: WebSocketError) -> None:
     """A refused upgrade's body usually says why (bad token, wrong path): show its first 1 KiB
     in every mode, control characters escaped."""
@@ -130,7 +154,7 @@ def run(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         # One line, naming the problem and where help is; click's default is four lines.
         command = exc.ctx.command_path if exc.ctx is not None else "wsctl"
-        _error(f"error: {exc.format_message()} (see '{command} --help')")
+        _error(f"error: {_usage_message(exc)} (see '{command} --help')")
         code = ExitCode.INVALID
     except click.ClickException as exc:
         _error(f"error: {exc.format_message()}")

@@ -18,6 +18,8 @@ from wsctl.errors import InvalidInput
 from wsctl.settings import (
     DEFAULT_CHANNEL_CAPACITY,
     MAX_CHANNEL_CAPACITY,
+    MAX_COMPRESSION_THRESHOLD,
+    MAX_READ_LIMIT,
     CloseCode,
     Compression,
     ConnectOptions,
@@ -25,9 +27,16 @@ from wsctl.settings import (
     parse_compression,
     parse_header,
 )
-from wsctl.sizes import parse_size
+from wsctl.sizes import format_size, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def option_name(param: click.Parameter | None, default: str) -> str:
+    """The option as the user knows it (``--read-limit``), for error messages."""
+    if param is None or not param.opts:
+        return default
+    return max(param.opts, key=len)
 
 
 class DurationType(click.ParamType):  # type: ignore[type-arg]
@@ -39,23 +48,31 @@ class DurationType(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, float):
             return value
         try:
-            return parse_duration(value)
+            return parse_duration(value, name=option_name(param, "duration"))
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
 
 
 class SizeType(click.ParamType):  # type: ignore[type-arg]
-    """A size in bytes: ``512``, ``64KiB``, ``16MiB``."""
+    """A size in bytes: ``512``, ``64KiB``, ``16MiB``; at most ``maximum`` when given."""
 
     name = "size"
+
+    def __init__(self, maximum: int | None = None) -> None:
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int):
             return value
+        name = option_name(param, "size")
         try:
-            return parse_size(value)
+            size = parse_size(value, name=name)
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
+        if self.maximum is not None and size > self.maximum:
+            # Checked here, not only in ConnectOptions: the message echoes what was typed.
+            self.fail(f"invalid {name} {value!r}: must be at most {format_size(self.maximum)}")
+        return size
 
 
 class HeaderType(click.ParamType):  # type: ignore[type-arg]
@@ -219,14 +236,14 @@ _CONNECTION_OPTIONS = [
     ),
     click.option(
         "--compression-threshold",
-        type=SIZE,
+        type=SizeType(maximum=MAX_COMPRESSION_THRESHOLD),
         default="0",
         help="Send messages smaller than this uncompressed [default: 0, meaning 128 bytes "
         "with context takeover, 512 without].",
     ),
     click.option(
         "--read-limit",
-        type=SIZE,
+        type=SizeType(maximum=MAX_READ_LIMIT),
         default="16MiB",
         show_default=True,
         help="Largest incoming message; a larger one closes with 1009 (up to 128MiB).",
