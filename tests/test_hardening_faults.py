@@ -353,3 +353,14 @@ def test_api_size_limits_are_in_human_units() -> None:
         InvalidInput, match=r"^invalid read limit 999 GiB: must be at most 128 MiB$"
     ):
         wsctl.ConnectOptions.create(read_limit="999GiB")
+
+
+def test_listen_reconnect_count_ends_with_a_close_record(
+    make_server: Callable[..., LoopbackServer],
+) -> None:
+    server = make_server(_chatter)
+    result = invoke(["listen", server.url, "--reconnect", "-n", "3", "--json", "--events"])
+    assert result.exit_code == 0
+    records = [json.loads(line) for line in result.lines]
+    assert [record["type"] for record in records] == ["open", "text", "text", "text", "close"]
+    assert records[-1] == {"type": "close", "by": "client", "code": 1000, "reason": ""}

@@ -411,7 +411,9 @@ def test_listen_reconnect_events_after_abnormal_closures(
         "reconnected",
         "text",
         "text",
+        "close",  # wsctl closed after -n6: every --events stream ends with how it ended
     ]
+    assert records[-1] == {"type": "close", "by": "client", "code": 1000, "reason": ""}
     texts = [record["data"] for record in records if record["type"] == "text"]
     assert texts == [f"tick {n}" for n in range(1, 7)]  # nothing printed twice
     reconnected = [record for record in records if record["type"] == "reconnected"]
