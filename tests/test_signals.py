@@ -119,3 +119,23 @@ def test_ping_terminated(make_server: Callable[..., LoopbackServer], tmp_path: P
     server.wait_closed()
     assert server.recorder.close_codes == [1001]
     assert json.loads(report.read_text())["exit_code"] == 143
+
+
+def test_interactive_connect_terminated(make_server: Callable[..., LoopbackServer]) -> None:
+    """The interactive session goes through the same runner: a closed terminal's SIGHUP."""
+    import pexpect
+
+    server = make_server(echo)
+    argv = wsctl_command("connect", server.url)
+    child = pexpect.spawn(argv[0], argv[1:], timeout=TIMEOUT, dimensions=(24, 100))
+    try:
+        child.expect_exact("Ctrl-D quits")
+        child.expect_exact("> ")  # the prompt is up: the session is running
+        child.kill(signal.SIGHUP)
+        child.expect_exact("wsctl: terminated (SIGHUP)")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 129
+    server.wait_closed()
+    assert server.recorder.close_codes == [1001]
