@@ -334,6 +334,16 @@ def test_send_on_a_terminal_prints_one_hint(make_server: Callable[..., LoopbackS
             'duration such as "250ms", "5s", "1m30s" (see \'wsctl listen --help\')',
         ),
         (
+            ["send", "ws://127.0.0.1:9/", "x", "--close-code", "1006"],
+            "wsctl: error: invalid --close-code '1006' (abnormal closure): it may not be sent "
+            "in a Close frame (see 'wsctl send --help')",
+        ),
+        (
+            ["send", "ws://127.0.0.1:9/", "x", "-H", "NoColon"],
+            "wsctl: error: invalid --header 'NoColon': expected 'Name: value' "
+            "(see 'wsctl send --help')",
+        ),
+        (
             ["sned", "ws://127.0.0.1:9/", "x"],
             "wsctl: error: no such command 'sned'; did you mean 'send'? (see 'wsctl --help')",
         ),

@@ -39,6 +39,17 @@ def option_name(param: click.Parameter | None, default: str) -> str:
     return max(param.opts, key=len)
 
 
+def option_error(exc: InvalidInput, value: object, param: click.Parameter | None) -> str:
+    """A parser's ``invalid <thing> <value>: <problem>`` as ``invalid --option 'typed':
+    <problem>``, so every option error names the option and echoes the input alike."""
+    message = str(exc)
+    if param is None or not message.startswith("invalid ") or ": " not in message:
+        return message
+    head, problem = message.split(": ", 1)
+    note = head[head.rfind(" (") :] if head.endswith(")") else ""  # "(abnormal closure)"
+    return f"invalid {option_name(param, '')} {value!r}{note}: {problem}"
+
+
 class DurationType(click.ParamType):  # type: ignore[type-arg]
     """A duration: milliseconds, or a Go duration string; converted to seconds."""
 
@@ -88,7 +99,7 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_header(value)
         except InvalidInput as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(option_error(exc, value, param), param, ctx)
 
     def _from_file(
         self, path: str, param: click.Parameter | None, ctx: click.Context | None
@@ -122,7 +133,7 @@ class CloseCodeType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_close_code(value)
         except InvalidInput as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(option_error(exc, value, param), param, ctx)
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
@@ -150,7 +161,7 @@ class CompressionType(click.Choice[str]):
         try:
             return parse_compression(value)
         except InvalidInput as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(option_error(exc, value, param), param, ctx)
 
 
 DURATION = DurationType()
