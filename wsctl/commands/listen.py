@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import click
@@ -182,6 +183,8 @@ async def _listen(
         events = False  # nobody reads the stream any more
         raise
     except BaseException:
+        with contextlib.suppress(OutputClosed):
+            writer.flush()  # what arrived before Ctrl-C or SIGTERM still reaches stdout
         await close_quietly(client)
         raise
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -10,7 +11,7 @@ from wsctl.checks import Checks, make_writer, send_until_met
 from wsctl.core import Client, connect
 from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
-from wsctl.errors import ExitCode
+from wsctl.errors import ExitCode, OutputClosed
 from wsctl.inputs import StreamReader
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
@@ -102,6 +103,8 @@ async def send_session(
         return ExitCode.OK
     except BaseException:
         receiver.discard()
+        with contextlib.suppress(OutputClosed):
+            receiver.writer.flush()  # replies that arrived before Ctrl-C or SIGTERM
         await close_quietly(client)
         raise
 
