@@ -606,8 +606,8 @@ def _connect_error(
     if isinstance(exc, WebSocketError):
         return exc
     url = redact_url(url)  # error lines end up in CI logs: no tokens from the query string
-    if isinstance(exc, BadResponse):  # too large, or not HTTP/1.1: trying again won't help
-        return ConnectionFailed(f"cannot connect to {url}: {exc}", retryable=False)
+    if isinstance(exc, BadResponse):  # too large, or not HTTP/1.1 (or nothing at all)
+        return ConnectionFailed(f"cannot connect to {url}: {exc}", retryable=exc.retryable)
     special = _tls_or_proxy_error(url, exc, options, proxy)
     if special is not None:
         return special

@@ -32,7 +32,14 @@ _UNSUPPORTED = "unsupported protocol; expected HTTP/1.1: "
 
 
 class BadResponse(Exception):
-    """The upgrade response was not one wsctl can use; ``str()`` says why, in one phrase."""
+    """The upgrade response was not one wsctl can use; ``str()`` says why, in one phrase.
+
+    ``retryable``: only a server that hung up without a word may answer the next time.
+    """
+
+    def __init__(self, phrase: str, *, retryable: bool = False) -> None:
+        super().__init__(phrase)
+        self.retryable = retryable
 
 
 class GuardedConnection(ClientConnection):
@@ -59,7 +66,8 @@ class GuardedConnection(ClientConnection):
             phrase = explain(exc, self._head, address=f"{host}:{wsuri.port}", tls=wsuri.secure)
             if phrase is None:
                 raise
-            raise BadResponse(phrase) from exc
+            silent = not self._head and isinstance(exc.__cause__, EOFError)
+            raise BadResponse(phrase, retryable=silent) from exc
 
 
 def explain(exc: InvalidHandshake, head: bytes, *, address: str, tls: bool) -> str | None:
