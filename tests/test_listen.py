@@ -186,4 +186,4 @@ def test_json_events_record_an_abnormal_close(make_server: Callable[..., Loopbac
     result = invoke(["listen", server.url, "--json", "--events"])
     assert result.exit_code == 6
     records = [json.loads(line) for line in result.lines]
-    assert records[-1] == {"type": "close", "code": 1011, "reason": "crashed"}
+    assert records[-1] == {"type": "close", "by": "server", "code": 1011, "reason": "crashed"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import json
 import socket
@@ -279,6 +280,9 @@ class RestartableServer:
         self.connection_number = 0
         #: Set by a handler: from then on every upgrade is answered 403.
         self.forbidden = False
+        #: Restarts in progress: stop() ends them, or they outlive the test ("Task was
+        #: destroyed but it is pending!" when the loop goes away under them).
+        self.restarts: set[asyncio.Task[None]] = set()
         loop.call(self.start())
 
     @property
@@ -308,8 +312,18 @@ class RestartableServer:
         await asyncio.sleep(down_for)
         await self.start()
 
+    def restart_soon(self, down_for: float) -> None:
+        """Restart in the background (a handler cannot wait for its own server to close)."""
+        task = asyncio.get_running_loop().create_task(self.restart(down_for))
+        self.restarts.add(task)
+        task.add_done_callback(self.restarts.discard)
+
     def stop(self) -> None:
         async def stop() -> None:
+            for task in list(self.restarts):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self.server is not None:
                 self.server.close()
                 await self.server.wait_closed()
@@ -332,6 +346,12 @@ def make_restartable(
     for server in servers:
         server.stop()
 
+    async def pending() -> list[str]:
+        current = asyncio.current_task()
+        return [repr(t) for t in asyncio.all_tasks() if t is not current and not t.done()]
+
+    assert server_loop.call(pending()) == []  # nothing left to be destroyed with the loop
+
 
 async def subscribed_ticks(
     connection: ServerConnection, server: RestartableServer, *, end: str
@@ -345,7 +365,7 @@ async def subscribed_ticks(
     if number >= 3:
         await connection.wait_closed()
     elif end == "restart":
-        asyncio.get_running_loop().create_task(server.restart(down_for=0.3))
+        server.restart_soon(down_for=0.3)
         await connection.wait_closed()
     elif end == "drop":
         await asyncio.sleep(0.05)
@@ -391,7 +411,9 @@ def test_listen_reconnect_events_after_abnormal_closures(
         "reconnected",
         "text",
         "text",
+        "close",  # wsctl closed after -n6: every --events stream ends with how it ended
     ]
+    assert records[-1] == {"type": "close", "by": "client", "code": 1000, "reason": ""}
     texts = [record["data"] for record in records if record["type"] == "text"]
     assert texts == [f"tick {n}" for n in range(1, 7)]  # nothing printed twice
     reconnected = [record for record in records if record["type"] == "reconnected"]

@@ -171,7 +171,7 @@ def test_print_writes_each_received_message_to_stdout() -> None:
     ("args", "message"),
     [
         (["--tick", "0"], "invalid tick"),
-        (["--tick", "soon"], "invalid duration"),
+        (["--tick", "soon"], "invalid --tick 'soon'"),
         (["--port", "70000"], "70000"),
         (["--compression", "gzip"], "gzip"),
         (["--tls-key", __file__], "needs a TLS certificate"),

@@ -16,7 +16,7 @@ import click
 
 from wsctl import __version__
 from wsctl.environment import Environment
-from wsctl.errors import ExitCode, OutputClosed, WebSocketError
+from wsctl.errors import ExitCode, OutputClosed, Terminated, WebSocketError
 
 #: Subcommand name → module exposing ``command``.  Imported lazily by :class:`LazyGroup`.
 COMMANDS: dict[str, str] = {
@@ -40,6 +40,19 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's lookup, with a suggestion for a mistyped name (``sned`` → ``send``)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            import difflib
+
+            matches = difflib.get_close_matches(name, COMMANDS, n=1)
+            if matches:
+                ctx.fail(f"no such command {name!r}; did you mean {matches[0]!r}?")
+        return super().resolve_command(ctx, args)
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
@@ -86,7 +99,7 @@ def cli(ctx: click.Context) -> None:
     \b
     Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 denied by policy,
     4 connection failed, 5 timed out, 6 closed abnormally, 7 check failed,
-    130 interrupted.
+    130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP).
     """
     ctx.obj = Environment.from_process()
 
@@ -104,6 +117,17 @@ def _error(message: str) -> None:
         pass
 
 
+def _usage_message(exc: click.UsageError) -> str:
+    """click's message, in wsctl's style for a bad option value: ``invalid --name 'value':
+    problem`` (wsctl's own types already say it so; click's built-in ones get the prefix)."""
+    if not isinstance(exc, click.BadParameter) or exc.param is None:
+        return exc.format_message()
+    if exc.message.startswith("invalid "):
+        return exc.message
+    name = max(exc.param.opts, key=len) if exc.param.opts else exc.param.human_readable_name
+    return f"invalid {name}: {exc.message}"
+
+
 def _show_response_body(exc: WebSocketError) -> None:
     """A refused upgrade's body usually says why (bad token, wrong path): show its first 1 KiB
     in every mode, control characters escaped."""
@@ -119,6 +143,10 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every error is turned into a one-line message."""
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args or os.environ.get("WSCTL_TRACEBACK") == "1"
+    if show_traceback:
+        from wsctl import runner
+
+        runner.show_tracebacks = True
     try:
         result = cli.main(args=args, prog_name="wsctl", standalone_mode=False)
         code = int(result) if isinstance(result, int) else ExitCode.OK
@@ -129,11 +157,14 @@ def run(argv: list[str] | None = None) -> int:
     except click.UsageError as exc:
         # One line, naming the problem and where help is; click's default is four lines.
         command = exc.ctx.command_path if exc.ctx is not None else "wsctl"
-        _error(f"error: {exc.format_message()} (see '{command} --help')")
+        _error(f"error: {_usage_message(exc)} (see '{command} --help')")
         code = ExitCode.INVALID
     except click.ClickException as exc:
         _error(f"error: {exc.format_message()}")
         code = ExitCode.INVALID
+    except Terminated as exc:
+        _error(str(exc))  # "terminated (SIGTERM)": not an error of the run, the reason it ended
+        code = exc.exit_code
     except WebSocketError as exc:
         if show_traceback:
             import traceback
@@ -156,6 +187,8 @@ def run(argv: list[str] | None = None) -> int:
             + ("" if show_traceback else " (run again with --traceback for details)")
         )
         code = ExitCode.INTERNAL
+    if show_traceback:
+        runner.show_tracebacks = False  # run() may be called again in the same process
     return _flush_stdout(int(code))
 
 

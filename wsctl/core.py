@@ -55,6 +55,7 @@ from wsctl.settings import (
     validate_url,
 )
 from wsctl.sizes import format_size
+from wsctl.upgrade import BadResponse, GuardedConnection
 from wsctl.urls import show_url, url_problem
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
@@ -317,6 +318,24 @@ class Client:
         return self._closed_by_us
 
     @property
+    def remote_address(self) -> Any:
+        """The TCP peer: ``(host, port, ...)`` of the server (or of the proxy in between)."""
+        return self._connection.remote_address
+
+    @property
+    def closed_by(self) -> str | None:
+        """``"client"`` or ``"server"``: the side that sent the first Close frame, or that
+        dropped the connection without one (``None`` while open)."""
+        protocol = self._connection.protocol
+        if self._closed_by_us:
+            return "client"
+        if protocol.close_sent is not None and not protocol.close_rcvd_then_sent:
+            return "client"  # a read limit or a keep-alive failure closed it from this side
+        if protocol.close_rcvd is not None or self._connection.close_code is not None:
+            return "server"  # its Close frame, or it dropped the TCP connection
+        return None
+
+    @property
     def close_code(self) -> int | None:
         """The close code the server sent (1006 when the connection dropped without one)."""
         rcvd = self._connection.protocol.close_rcvd
@@ -399,7 +418,7 @@ class Client:
 # -- connecting --------------------------------------------------------------------------
 
 
-class _ObservedConnection(ClientConnection):
+class _ObservedConnection(GuardedConnection):
     """A ClientConnection that reports its handshake to the observer, even when it fails."""
 
     observer: Observer | None = None
@@ -620,7 +639,7 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
     connection_class = (
         type("ObservedConnection", (_ObservedConnection,), {"observer": staticmethod(observer)})
         if observer is not None
-        else ClientConnection
+        else GuardedConnection
     )
     kwargs: dict[str, Any] = {
         "subprotocols": list(options.subprotocols) or None,
@@ -656,6 +675,8 @@ def _connect_error(
     if isinstance(exc, WebSocketError):
         return exc
     url = redact_url(url)  # error lines end up in CI logs: no tokens from the query string
+    if isinstance(exc, BadResponse):  # too large, or not HTTP/1.1 (or nothing at all)
+        return ConnectionFailed(f"cannot connect to {url}: {exc}", retryable=exc.retryable)
     special = _tls_or_proxy_error(url, exc, options, proxy)
     if special is not None:
         return special
@@ -710,13 +731,19 @@ def _tls_or_proxy_error(
             f"{explain_certificate_error(exc, host)}",
             retryable=False,
         )
+    address = _address(url) if url.startswith("wss:") and proxy is None else ""
     for error in (exc, exc.__cause__, exc.__context__):
         if isinstance(error, ssl.SSLError):
             from wsctl.tls import explain_tls_error
 
-            explained = explain_tls_error(error)
+            explained = explain_tls_error(error, address)
             if explained is not None:
                 return ConnectionFailed(f"cannot connect to {url}: {explained}", retryable=False)
+    if address and isinstance(exc, ConnectionResetError):
+        # A plain-text server reading a ClientHello as HTTP drops the connection at once.
+        from wsctl.tls import not_tls
+
+        return ConnectionFailed(f"cannot connect to {url}: {not_tls(address)}", retryable=False)
     if (
         isinstance(exc, InvalidMessage)
         and isinstance(exc.__cause__, EOFError)
@@ -754,6 +781,18 @@ def _tls_or_proxy_error(
     return ConnectionFailed(
         f"cannot connect to {url} through proxy {shown}: {detail}", retryable=not denied
     )
+
+
+def _address(url: str) -> str:
+    """``host:port`` of a ws:// or wss:// URL, as error messages name a server."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port or (443 if parts.scheme == 'wss' else 80)}"
 
 
 async def open_client(

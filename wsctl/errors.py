@@ -1,9 +1,9 @@
 """One error tree for wsctl: every expected failure has a kind, a retryable flag and an exit code.
 
 The kinds follow the module spec (``PERMISSION_DENIED``, ``INTERNAL``, ``INVALID``,
-``TIMEOUT``, ``CANCELED``); the exit codes follow the table in README.md.  The CLI's single
-error boundary (``wsctl.cli.main``) turns any :class:`WebSocketError` into its one-line
-message on stderr and its exit code.
+``TIMEOUT``, ``CANCELED``) plus ``CHECK_FAILED`` for exit 7; the exit codes follow the table
+in README.md.  The CLI's single error boundary (``wsctl.cli.main``) turns any
+:class:`WebSocketError` into its one-line message on stderr and its exit code.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ class ExitCode(enum.IntEnum):
     TIMEOUT = 5
     CLOSED_ABNORMALLY = 6
     CHECK_FAILED = 7
+    HUNG_UP = 129
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class Kind(enum.StrEnum):
@@ -33,6 +35,7 @@ class Kind(enum.StrEnum):
     INTERNAL = "INTERNAL"
     TIMEOUT = "TIMEOUT"
     CANCELED = "CANCELED"
+    CHECK_FAILED = "CHECK_FAILED"
 
 
 class WebSocketError(Exception):
@@ -120,7 +123,7 @@ class ConnectionClosedAbnormally(WebSocketError):
 class CheckFailed(WebSocketError):
     """An expectation was not met or pings were lost (exit 7)."""
 
-    kind = Kind.INTERNAL
+    kind = Kind.CHECK_FAILED
     exit_code = ExitCode.CHECK_FAILED
 
 
@@ -129,6 +132,19 @@ class Interrupted(WebSocketError):
 
     kind = Kind.CANCELED
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(WebSocketError):
+    """SIGTERM or SIGHUP ended the run (exit 143 / 129), after Close 1001 and the reports."""
+
+    kind = Kind.CANCELED
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signal = signal.Signals(signum)
+        super().__init__(f"terminated ({self.signal.name})")
+        self.exit_code = ExitCode.TERMINATED if self.signal.name == "SIGTERM" else ExitCode.HUNG_UP
 
 
 class OutputClosed(Exception):

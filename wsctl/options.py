@@ -18,6 +18,8 @@ from wsctl.errors import InvalidInput
 from wsctl.settings import (
     DEFAULT_CHANNEL_CAPACITY,
     MAX_CHANNEL_CAPACITY,
+    MAX_COMPRESSION_THRESHOLD,
+    MAX_READ_LIMIT,
     CloseCode,
     Compression,
     ConnectOptions,
@@ -25,9 +27,27 @@ from wsctl.settings import (
     parse_compression,
     parse_header,
 )
-from wsctl.sizes import parse_size
+from wsctl.sizes import format_size, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def option_name(param: click.Parameter | None, default: str) -> str:
+    """The option as the user knows it (``--read-limit``), for error messages."""
+    if param is None or not param.opts:
+        return default
+    return max(param.opts, key=len)
+
+
+def option_error(exc: InvalidInput, value: object, param: click.Parameter | None) -> str:
+    """A parser's ``invalid <thing> <value>: <problem>`` as ``invalid --option 'typed':
+    <problem>``, so every option error names the option and echoes the input alike."""
+    message = str(exc)
+    if param is None or not message.startswith("invalid ") or ": " not in message:
+        return message
+    head, problem = message.split(": ", 1)
+    note = head[head.rfind(" (") :] if head.endswith(")") else ""  # "(abnormal closure)"
+    return f"invalid {option_name(param, '')} {value!r}{note}: {problem}"
 
 
 class DurationType(click.ParamType):  # type: ignore[type-arg]
@@ -39,23 +59,31 @@ class DurationType(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, float):
             return value
         try:
-            return parse_duration(value)
+            return parse_duration(value, name=option_name(param, "duration"))
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
 
 
 class SizeType(click.ParamType):  # type: ignore[type-arg]
-    """A size in bytes: ``512``, ``64KiB``, ``16MiB``."""
+    """A size in bytes: ``512``, ``64KiB``, ``16MiB``; at most ``maximum`` when given."""
 
     name = "size"
+
+    def __init__(self, maximum: int | None = None) -> None:
+        self.maximum = maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int):
             return value
+        name = option_name(param, "size")
         try:
-            return parse_size(value)
+            size = parse_size(value, name=name)
         except InvalidInput as exc:
             self.fail(str(exc), param, ctx)
+        if self.maximum is not None and size > self.maximum:
+            # Checked here, not only in ConnectOptions: the message echoes what was typed.
+            self.fail(f"invalid {name} {value!r}: must be at most {format_size(self.maximum)}")
+        return size
 
 
 class HeaderType(click.ParamType):  # type: ignore[type-arg]
@@ -71,7 +99,7 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_header(value)
         except InvalidInput as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(option_error(exc, value, param), param, ctx)
 
     def _from_file(
         self, path: str, param: click.Parameter | None, ctx: click.Context | None
@@ -105,7 +133,7 @@ class CloseCodeType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_close_code(value)
         except InvalidInput as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(option_error(exc, value, param), param, ctx)
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
@@ -133,7 +161,7 @@ class CompressionType(click.Choice[str]):
         try:
             return parse_compression(value)
         except InvalidInput as exc:
-            self.fail(str(exc), param, ctx)
+            self.fail(option_error(exc, value, param), param, ctx)
 
 
 DURATION = DurationType()
@@ -220,14 +248,14 @@ _CONNECTION_OPTIONS = [
     ),
     click.option(
         "--compression-threshold",
-        type=SIZE,
+        type=SizeType(maximum=MAX_COMPRESSION_THRESHOLD),
         default="0",
         help="Send messages smaller than this uncompressed [default: 0, meaning 128 bytes "
         "with context takeover, 512 without].",
     ),
     click.option(
         "--read-limit",
-        type=SIZE,
+        type=SizeType(maximum=MAX_READ_LIMIT),
         default="16MiB",
         show_default=True,
         help="Largest incoming message; a larger one closes with 1009 (up to 128MiB).",

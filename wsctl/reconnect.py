@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsctl.core import Client, open_client
-from wsctl.errors import ConnectionClosedAbnormally, ExitCode, Timeout
+from wsctl.errors import ConnectionClosedAbnormally, ExitCode, OutputClosed, Timeout
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.redact import redact_url
 from wsctl.retry import RetryNotice, backoff_delay, retrying
-from wsctl.session import close_quietly, print_messages, report_close
+from wsctl.session import close_quietly, close_record, print_messages, report_close
 from wsctl.settings import ConnectOptions, close_code_name
 
 #: Closures after which a normal server close still means "come back": it is restarting.
@@ -76,6 +76,9 @@ async def listen_reconnecting(
                 if record is not None:
                     record.sent += 1
             if await print_messages(client, writer, status, count=count):
+                if events:
+                    writer.event(close_record(client))
+                    writer.flush()
                 return ExitCode.OK
             if client.close_code != GOING_AWAY:  # 1000: the stream ended on purpose
                 report_close(client, writer, status, events=events)
@@ -85,7 +88,7 @@ async def listen_reconnecting(
             writer.flush()
             if not error.retryable:
                 if events:
-                    writer.event({"type": "close", "code": error.code, "reason": error.reason})
+                    writer.event(close_record(client, error.code, error.reason))
                     writer.flush()
                 raise
             drop = Drop(error.code, error.reason)
@@ -93,8 +96,13 @@ async def listen_reconnecting(
             writer.flush()
             await close_quietly(client)
             drop = Drop(None, str(error))
+        except OutputClosed:
+            raise
         except BaseException:
             await close_quietly(client)
+            if events:  # Ctrl-C, SIGTERM, a failed send: the stream still says how it ended
+                writer.event(close_record(client))
+                writer.flush()
             raise
         started = loop.time()
         client = await _reconnect(url, options, status, drop)

@@ -120,6 +120,7 @@ class RunRecord:
         """Note the open connection and how long it took to open."""
         self.client = client
         self.connect_seconds = seconds
+        self.peer = _peer(getattr(client, "remote_address", None))
         self.connection = {
             "url": redact_url(str(client.url)),
             "subprotocol": client.subprotocol,
@@ -136,6 +137,14 @@ class RunRecord:
         self.exit_code = exit_code
         self.error = error
         self.duration = self.clock() - self.start
+
+
+def _peer(address: Any) -> str | None:
+    """``host:port`` (``[host]:port`` for IPv6) of a socket address, ``None`` if unknown."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return None
 
 
 # -- JSON ----------------------------------------------------------------------------------
@@ -328,7 +337,10 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     suite.set("timestamp", report["started"])
     properties = ET.SubElement(suite, "properties")
     for name in ("url", "exit_code", "ok"):
-        ET.SubElement(properties, "property", name=name, value=_xml_text(str(report[name])))
+        value = report[name]
+        # XML Schema booleans (true/false), not Python's True/False.
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        ET.SubElement(properties, "property", name=name, value=_xml_text(text))
     explained = False
 
     connect = _case(suite, classname, "connect", report["timings_ms"]["connect"])

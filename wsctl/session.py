@@ -1,8 +1,9 @@
 """Pieces shared by the non-interactive commands: running a session and collecting replies.
 
-``run`` owns the event loop; Ctrl-C cancels the session, which closes its connection with a
-Close frame before the process exits 130.  ``Receiver`` prints incoming messages while the
-command goes on sending, and knows when the replies have stopped coming.
+``run`` owns the event loop (see :mod:`wsctl.runner`); Ctrl-C, SIGTERM and SIGHUP cancel the
+session, which closes its connection with a Close frame before the process exits.
+``Receiver`` prints incoming messages while the command goes on sending, and knows when the
+replies have stopped coming.
 """
 
 from __future__ import annotations
@@ -18,13 +19,22 @@ from wsctl.output import MessageWriter, StatusWriter
 
 def run(session: Coroutine[Any, Any, int]) -> int:
     """Run ``session`` in a fresh event loop and return its exit code."""
-    return asyncio.run(session)
+    from wsctl import runner
+
+    return runner.run(session)
 
 
 async def close_quietly(client: Client, code: int = 1000, reason: str = "") -> None:
-    """Close ``client`` if it is still open, within its close timeout; never raises."""
+    """Close ``client`` if it is still open, within its close timeout; never raises.
+
+    After SIGTERM/SIGHUP the close is always 1001 (going away): the process is ending.
+    """
     if client.closed:
         return
+    from wsctl.runner import terminating
+
+    if terminating():
+        code, reason = 1001, "going away"
     try:
         # A little over the connection's own limit, which drops the connection when it passes.
         async with asyncio.timeout(client.options.close_timeout + 1.0):
@@ -124,6 +134,19 @@ def report_close(
 ) -> None:
     """Say how the server closed: a ``close`` NDJSON event (with ``events``) and a status line."""
     if events:
-        writer.event({"type": "close", "code": client.close_code, "reason": client.close_reason})
+        writer.event(close_record(client))
         writer.flush()
     status.closed(client.close_code, client.close_reason, by_server=True)
+
+
+def close_record(
+    client: Client, code: int | None = None, reason: str | None = None
+) -> dict[str, Any]:
+    """The ``close`` NDJSON event: who closed, with which code and reason (``code`` and
+    ``reason``, when given, are those of the error that ended the connection)."""
+    return {
+        "type": "close",
+        "by": client.closed_by or "client",
+        "code": client.close_code if code is None else code,
+        "reason": client.close_reason if reason is None else reason,
+    }

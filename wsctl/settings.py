@@ -222,8 +222,12 @@ def _in_range(value: int, low: int, high: int, name: str, unit: str = "") -> int
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"invalid {name} {value!r}: expected a whole number")
     if not low <= value <= high:
-        shown = f"{format_size(low)} to {format_size(high)}" if unit == "size" else f"{low}-{high}"
-        raise InvalidInput(f"invalid {name} {value}: must be from {shown}")
+        if unit == "size":  # in the units people write them in, as the CLI's messages are
+            bounds = f"from {format_size(low)} to " if low else "at most "
+            raise InvalidInput(
+                f"invalid {name} {format_size(value)}: must be {bounds}{format_size(high)}"
+            )
+        raise InvalidInput(f"invalid {name} {value}: must be from {low} to {high}")
     return value
 
 

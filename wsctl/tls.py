@@ -155,9 +155,27 @@ def explain_certificate_error(exc: ssl.SSLCertVerificationError, host: str) -> s
     return f"{detail}"
 
 
-def explain_tls_error(exc: ssl.SSLError) -> str | None:
-    """A clearer phrase for TLS alerts about the client certificate, else ``None``."""
+#: OpenSSL's reasons when the other side answered a ClientHello with something that is not TLS.
+_NOT_TLS_REASONS = (
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "UNKNOWN_PROTOCOL",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+)
+
+
+def not_tls(address: str) -> str:
+    """The phrase for a ``wss://`` URL whose server at ``address`` does not speak TLS."""
+    return f"TLS handshake failed: the server at {address} does not speak TLS — did you mean ws://?"
+
+
+def explain_tls_error(exc: ssl.SSLError, address: str = "") -> str | None:
+    """A clearer phrase for TLS failures a user can act on (a plain-text server at
+    ``address``, alerts about the client certificate), else ``None``."""
     reason = str(exc.reason or exc)
+    if address and any(name in reason for name in _NOT_TLS_REASONS):
+        return not_tls(address)
     if "CERTIFICATE_REQUIRED" in reason:
         return "the server requires a client certificate: give one with --cert FILE [--key FILE]"
     if any(

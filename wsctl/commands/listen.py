@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import click
@@ -11,7 +12,7 @@ from wsctl.checks import Checks, check_options, make_writer, receive_until_met
 from wsctl.core import connect
 from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
-from wsctl.errors import ConnectionClosedAbnormally, ExitCode, InvalidInput
+from wsctl.errors import ConnectionClosedAbnormally, ExitCode, InvalidInput, OutputClosed
 from wsctl.options import (
     common_options,
     connection_options,
@@ -23,7 +24,7 @@ from wsctl.redact import redact_url
 from wsctl.replies import Replier, Reply
 from wsctl.reply_session import ReplyingWriter, reply_option
 from wsctl.report import RunRecord
-from wsctl.session import close_quietly, print_messages, report_close
+from wsctl.session import close_quietly, close_record, print_messages, report_close
 from wsctl.settings import ConnectOptions, validate_url
 
 
@@ -165,6 +166,7 @@ async def _listen(
     record.count_received = lambda: writer.count
     if replies:
         replying.attach(client)
+    ended: dict[str, object] | None = None
     try:
         if events:
             writer.event(
@@ -185,17 +187,24 @@ async def _listen(
         if checker is not None:  # a loop of its own: the plain one below stays as lean as it was
             return await receive_until_met(client, writer, checker, limit=count)
         if not await print_messages(client, writer, status, count=count):
-            report_close(client, writer, status, events=events)
+            report_close(client, writer, status, events=False)
         return ExitCode.OK
     except ConnectionClosedAbnormally as error:
         writer.flush()
-        if events:  # the stream records how it ended, abnormal ends included
-            writer.event({"type": "close", "code": error.code, "reason": error.reason})
-            writer.flush()
+        ended = close_record(client, error.code, error.reason)
+        raise
+    except OutputClosed:
+        events = False  # nobody reads the stream any more
         raise
     except BaseException:
+        with contextlib.suppress(OutputClosed):
+            writer.flush()  # what arrived before Ctrl-C or SIGTERM still reaches stdout
         await close_quietly(client)
         raise
     finally:
         if replies:
             replying.stop()
+        if events:  # every stream ends with one record of how it ended, whoever closed
+            writer.flush()
+            writer.event(ended or close_record(client))
+            writer.flush()

@@ -145,8 +145,9 @@ def run_timed(session: Coroutine[Any, Any, int]) -> int:
     factory: Callable[[], asyncio.AbstractEventLoop] = (
         TimingLoop if sys.platform != "win32" else asyncio.new_event_loop
     )
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(session)
+    from wsctl.runner import run
+
+    return run(session, loop_factory=factory)
 
 
 # -- output --------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ async def ping_session(
     )
     record.connected(client, done - start)
     record.handshake = phases
-    record.peer = clock.peer if clock is not None else None
+    record.peer = clock.peer if clock is not None else record.peer
     via = proxies[-1] if proxies else ""
     if record.connection is not None:
         record.connection["proxy"] = via or None

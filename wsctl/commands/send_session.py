@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -10,7 +11,7 @@ from wsctl.checks import Checks, make_writer, send_until_met
 from wsctl.core import Client, connect
 from wsctl.diagnostics import client_lines
 from wsctl.environment import Environment
-from wsctl.errors import ExitCode
+from wsctl.errors import ExitCode, OutputClosed
 from wsctl.inputs import StreamReader
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
@@ -68,6 +69,9 @@ async def send_session(
     if plan.replies:
         writer = replying = ReplyingWriter(writer, Replier(plan.replies), status)
         record.replies = replying.replier.summary
+    if plan.stream is not None and plan.stream is env.stdin and env.stdin_isatty:
+        # Waiting silently for a terminal looks like a hang: say what is expected.
+        status.info("reading messages from the terminal, one per line; Ctrl-D to send and finish")
     # Start reading before connecting: nothing typed or piped while the handshake runs is lost.
     source = StreamReader(plan.stream, name=plan.stream_name) if plan.stream is not None else None
     started = asyncio.get_running_loop().time()
@@ -108,6 +112,8 @@ async def send_session(
         return ExitCode.OK
     except BaseException:
         receiver.discard()
+        with contextlib.suppress(OutputClosed):
+            receiver.writer.flush()  # replies that arrived before Ctrl-C or SIGTERM
         await close_quietly(client)
         raise
 
