@@ -445,6 +445,9 @@ class _PolicyCheckedConnect(ws_connect):
         # Decided per hop: a redirect may change the scheme (TLS or not) or the host (NO_PROXY).
         choice = transport.proxy_for(self.uri)
         self.proxy_choice = choice
+        policies = transport.policies
+        if choice is not None and policies is not None:
+            policies.check_proxy(choice.url, self.uri)  # a proxy is a connection too
         self.proxy = choice.url if choice is not None else None
         if choice is not None and self._observer is not None:
             self._observer(HandshakeEvent("note", self.uri, message=f"proxy {choice.describe()}"))
@@ -458,6 +461,11 @@ class _PolicyCheckedConnect(ws_connect):
                 kwargs["server_hostname"] = transport.server_name
         if choice is not None and choice.scheme == "https" and transport.proxy_ssl_context:
             kwargs["proxy_ssl"] = transport.proxy_ssl_context
+        if policies is not None and policies.checks_addresses:
+            from wsctl.dialing import open_checked
+
+            # Resolve once, check every address, connect to exactly those (DNS rebinding).
+            return await open_checked(self, choice, policies, transport.options.resolver)
         return await super().open_tcp_connection()
 
     def process_redirect(self, exc: Exception) -> Exception | str:
@@ -480,15 +488,14 @@ class _PolicyCheckedConnect(ws_connect):
         return result
 
 
-def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
-    """Load the policies in force now and return the check to run on each URL."""
+def _load_policies(options: ConnectOptions) -> Any:
+    """The :class:`wsctl.policy.PolicySet` in force now (``options.policy`` if given)."""
     policy = options.policy
     if policy is None:
         from wsctl import policy as policy_module
 
         policy = policy_module.discover(options.policy_file)
-    check: Callable[[str], None] = policy.check_connect
-    return check
+    return policy
 
 
 @dataclass(frozen=True)
@@ -499,6 +506,8 @@ class _Transport:
     ssl_context: ssl.SSLContext | None = None
     proxy_ssl_context: ssl.SSLContext | None = None
     server_name: str | None = None
+    #: The :class:`wsctl.policy.PolicySet` that checks proxies and addresses on each hop.
+    policies: Any = None
 
     def proxy_for(self, url: str) -> Any:
         """The :class:`wsctl.proxy.ProxyChoice` for ``url``, or ``None`` to connect directly."""
@@ -514,7 +523,7 @@ class _Transport:
         return choice
 
 
-def _prepare_transport(url: str, options: ConnectOptions) -> _Transport:
+def _prepare_transport(url: str, options: ConnectOptions, policies: Any = None) -> _Transport:
     """Load TLS files and choose the proxy for ``url`` now, so bad ones fail before any I/O."""
     ssl_context = proxy_ssl_context = None
     if (
@@ -528,7 +537,9 @@ def _prepare_transport(url: str, options: ConnectOptions) -> _Transport:
 
         ssl_context = tls.build_context(options)
         proxy_ssl_context = tls.build_context(options, client_certificate=False)
-    transport = _Transport(options, ssl_context, proxy_ssl_context, options.tls_server_name)
+    transport = _Transport(
+        options, ssl_context, proxy_ssl_context, options.tls_server_name, policies
+    )
     transport.proxy_for(url)  # raises InvalidInput for a bad proxy variable or missing SOCKS
     return transport
 
@@ -700,9 +711,10 @@ async def open_client(
     """
     options = options or ConnectOptions()
     validate_url(url)
-    check_url = _check_policy(options)
+    policies = _load_policies(options)
+    check_url: Callable[[str], None] = policies.check_connect
     check_url(url)
-    transport = _prepare_transport(url, options)
+    transport = _prepare_transport(url, options, policies)
 
     async def attempt() -> Client:
         return await _open_once(url, options, check_url, transport, observer)
