@@ -130,7 +130,7 @@ class _Result:
             about = f" {self.resource}" if self.resource else ""
             if self.role == "proxy":
                 about += f" (proxy {self.host})"
-            elif self.host and self.host != self.resource:
+            elif self.resource and self.host != self.resource:
                 about += f" ({self.host})"
         return f"{self.action}{about}: {self.decision.explanation}"
 
