@@ -557,3 +557,16 @@ def test_policy_show_expands_classes_and_says_the_proxy_rule(policy_file: str) -
         "a proxy must be allowed too (websocket.connect.proxy, and its addresses by the"
         " address rules)",
     ]
+
+
+def test_verbose_says_which_addresses_were_checked(
+    policy_file: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, echo_server: Any
+) -> None:
+    allow = tmp_path / "allow.toml"
+    allow.write_text(ADDRESS_POLICY.replace('"loopback", ', ""))
+    monkeypatch.setattr(dialing, "default_resolver", resolver(**{"echo.test": "127.0.0.1"}))
+    url = f"ws://echo.test:{echo_server.port}/"
+    result = invoke(["send", url, "hi", "-v", "--policy", str(allow)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "hi\n"
+    assert "address rules: echo.test → 127.0.0.1 allowed" in result.stderr

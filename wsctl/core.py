@@ -464,8 +464,12 @@ class _PolicyCheckedConnect(ws_connect):
         if policies is not None and policies.checks_addresses:
             from wsctl.dialing import open_checked
 
+            def note(message: str) -> None:
+                if self._observer is not None:
+                    self._observer(HandshakeEvent("note", self.uri, message=message))
+
             # Resolve once, check every address, connect to exactly those (DNS rebinding).
-            return await open_checked(self, choice, policies, transport.options.resolver)
+            return await open_checked(self, choice, policies, transport.options.resolver, note)
         return await super().open_tcp_connection()
 
     def process_redirect(self, exc: Exception) -> Exception | str:

@@ -82,12 +82,19 @@ async def resolve(host: str, port: int, resolver: Resolver | None = None) -> lis
 
 
 async def resolve_checked(
-    policies: PolicySet, host: str, port: int, subject: str, resolver: Resolver | None
+    policies: PolicySet,
+    host: str,
+    port: int,
+    subject: str,
+    resolver: Resolver | None,
+    note: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Resolve ``host`` and check every address; raise AddressDenied if any is denied."""
     addresses = await resolve(host, port, resolver)
     for address in addresses:
         policies.check_address(address, subject, host)
+    if note is not None:
+        note(f"address rules: {host} → {', '.join(addresses)} allowed")
     return addresses
 
 
@@ -117,8 +124,12 @@ async def open_checked(
     choice: ProxyChoice | None,
     policies: PolicySet,
     resolver: Resolver | None,
+    note: Callable[[str], None] | None = None,
 ) -> ClientConnection:
-    """websockets' ``open_tcp_connection`` for ``connector``, to checked addresses only."""
+    """websockets' ``open_tcp_connection`` for ``connector``, to checked addresses only.
+
+    ``note`` hears what was resolved and allowed (for ``-v``).
+    """
     from websockets.asyncio.client import connect as ws_connect
 
     from wsctl.policy import normalize_proxy, normalize_url
@@ -127,18 +138,22 @@ async def open_checked(
     subject = f"connection to {normalize_url(connector.uri)}"
     kwargs = connector.create_connection_kwargs
     if choice is None:
-        addresses = await resolve_checked(policies, ws_uri.host, ws_uri.port, subject, resolver)
+        addresses = await resolve_checked(
+            policies, ws_uri.host, ws_uri.port, subject, resolver, note
+        )
         return await _with_socket(connector, await open_socket(addresses, ws_uri.port))
 
     from websockets.proxy import parse_proxy
 
     proxy = parse_proxy(choice.url)
     shown = f"proxy {normalize_proxy(choice.url)} (for {normalize_url(connector.uri)})"
-    proxy_addresses = await resolve_checked(policies, proxy.host, proxy.port, shown, resolver)
+    proxy_addresses = await resolve_checked(policies, proxy.host, proxy.port, shown, resolver, note)
     target = ws_uri.host
     literal = ip_literal(target)
     if literal is not None:
         policies.check_address(literal, subject, target)
+        if note is not None:
+            note(f"address rules: {literal} allowed")
     elif choice.scheme in REMOTE_RESOLUTION:
         distrusting = policies.distrusted_proxy_resolution()
         if distrusting is not None:
@@ -147,8 +162,11 @@ async def open_checked(
                 f"the proxy resolves {target} itself, so the address rules cannot check it "
                 '(use a socks5:// proxy, or set proxy_resolution = "trust" in the policy)'
             )
+        if note is not None:
+            note(f'address rules: the proxy resolves {target} (proxy_resolution = "trust")')
     else:  # socks5:// and socks4://: wsctl resolves the name and sends the address
-        target = (await resolve_checked(policies, target, ws_uri.port, subject, resolver))[0]
+        checked = await resolve_checked(policies, target, ws_uri.port, subject, resolver, note)
+        target = checked[0]
 
     errors: list[OSError] = []
     for address in proxy_addresses:

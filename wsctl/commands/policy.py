@@ -153,6 +153,8 @@ def _run_checks(
             results.append(_Result(action, decision))
             if not decision.allowed:
                 return results  # a connection stops at the first denial, and so does the report
+    if choice is None and only == ACTION_CONNECT_PROXY:
+        results.append(_Result(ACTION_CONNECT_PROXY, Decision(True, None, None, "no proxy")))
     if choice is not None and wanted(ACTION_CONNECT_PROXY):
         decision = policies.check(ACTION_CONNECT_PROXY, choice.url)
         results.append(_Result(ACTION_CONNECT_PROXY, decision, str(normalize_proxy(choice.url))))
