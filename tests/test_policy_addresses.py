@@ -570,3 +570,20 @@ def test_verbose_says_which_addresses_were_checked(
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "hi\n"
     assert "address rules: echo.test → 127.0.0.1 allowed" in result.stderr
+
+
+def test_python_api_takes_policy_and_resolver_as_keywords() -> None:
+    async def body() -> None:
+        async with serve(echo, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            names = resolver(**{"api.test": "127.0.0.1"})
+            url = f"ws://api.test:{port}/"
+            async with wsctl.connect(url, policy=deny_addresses("private"), resolver=names) as c:
+                await c.send("hi")
+                assert await c.recv() == ("text", "hi")
+            with pytest.raises(PermissionDenied) as caught:
+                await wsctl.connect(url, policy=deny_addresses("loopback"), resolver=names)
+            assert isinstance(caught.value, AddressDenied)
+            assert caught.value.kind == "PERMISSION_DENIED"
+
+    run(body)

@@ -793,7 +793,9 @@ class connect:
     durations as milliseconds or Go strings and sizes as bytes or ``"16MiB"``; and wsctl's
     own: ``auth=(user, password)``, ``bearer_token``, ``origin``, ``user_agent``, ``proxy``,
     ``no_proxy``, ``cacert``, ``capath``, ``cert``, ``key``, ``key_password``, ``insecure``,
-    ``tls_server_name``, ``ssl_context``, ``retries``, ``retry_delay``, ``retry_max_delay``.
+    ``tls_server_name``, ``ssl_context``, ``retries``, ``retry_delay``, ``retry_max_delay``,
+    ``policy`` (a :class:`wsctl.policy.PolicySet`), ``resolver`` (``async (host, port) ->
+    [ip, ...]``, used by address rules).
 
     Raises :class:`~wsctl.errors.PermissionDenied` (policy), :class:`InvalidInput`,
     :class:`ConnectionFailed` or :class:`Timeout`.
