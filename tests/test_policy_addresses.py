@@ -587,3 +587,19 @@ def test_python_api_takes_policy_and_resolver_as_keywords() -> None:
             assert caught.value.kind == "PERMISSION_DENIED"
 
     run(body)
+
+
+def test_ping_times_the_handshake_of_a_checked_connection(
+    policy_file: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, echo_server: Any
+) -> None:
+    allow = tmp_path / "allow.toml"
+    allow.write_text(ADDRESS_POLICY.replace('"loopback", ', ""))
+    monkeypatch.setattr(dialing, "default_resolver", resolver(**{"echo.test": "127.0.0.1"}))
+    url = f"ws://echo.test:{echo_server.port}/"
+    result = invoke(["ping", url, "-c", "1", "--json", "--policy", str(allow)])
+    assert result.exit_code == 0, result.stderr
+    handshake = json.loads(result.stdout)["timings_ms"]["handshake"]
+    # The socket comes ready-made (sock=): the attempt is still measured from its start.
+    assert handshake["total"] is not None
+    assert handshake["tcp"] is not None
+    assert handshake["upgrade"] is not None

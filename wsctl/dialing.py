@@ -134,6 +134,11 @@ async def open_checked(
 
     from wsctl.policy import normalize_proxy, normalize_url
 
+    # An event loop that times connection phases (``wsctl ping``) is told a new attempt starts
+    # here: the socket it would otherwise see being created comes ready-made (``sock=``).
+    begin_attempt = getattr(asyncio.get_running_loop(), "begin_attempt", None)
+    if begin_attempt is not None:
+        begin_attempt()
     ws_uri = connector.ws_uri
     subject = f"connection to {normalize_url(connector.uri)}"
     kwargs = connector.create_connection_kwargs
