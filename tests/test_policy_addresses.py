@@ -603,3 +603,107 @@ def test_ping_times_the_handshake_of_a_checked_connection(
     assert handshake["total"] is not None
     assert handshake["tcp"] is not None
     assert handshake["upgrade"] is not None
+
+
+def test_https_proxy_dialled_by_address_is_verified_by_name(
+    server_loop: LoopThread, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    proxy_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("proxy.test").configure_cert(proxy_context)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    tunnel = Proxy(server_loop, "http", tls=proxy_context)
+    try:
+
+        async def body() -> None:
+            async with serve(echo, "127.0.0.1", 0, ssl=server_context) as server:
+                port = server.sockets[0].getsockname()[1]
+                names = resolver(**{"proxy.test": "127.0.0.1"})
+                opts = options(
+                    deny_addresses("private"),
+                    names,
+                    proxy=f"https://proxy.test:{tunnel.port}",
+                    cacert=str(ca_file),
+                )
+                assert await roundtrip(f"wss://127.0.0.1:{port}/", opts) == "hi"
+            assert names.calls == ["proxy.test"]
+            assert [t.target for t in tunnel.log.tunnels] == [f"127.0.0.1:{port}"]
+
+        run(body)
+    finally:
+        tunnel.close()
+
+
+def test_environment_proxy_denied_gets_no_byte_and_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The issue's case: http_proxy names a host the policy does not allow.
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        'version = 1\ndefault = "deny"\n[[rule]]\nname = "on"\nactions = "websocket.connect"\n'
+        'effect = "allow"\n[[rule]]\nname = "apis"\nactions = "websocket.connect.url"\n'
+        'resources = "ws://*:*/**"\neffect = "allow"\n'
+    )
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        monkeypatch.setenv("http_proxy", f"http://alice:s3cret@127.0.0.1:{port}")
+        result = invoke(["send", "ws://127.0.0.2:9/", "hi", "--policy", str(path)])
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    assert result.exit_code == 3
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith(
+        f"proxy http://127.0.0.1:{port} (for ws://127.0.0.2:9/) denied by {path}"
+        " (no rule matched, default deny, action websocket.connect.proxy)"
+    )
+    assert "s3cret" not in result.stderr
+
+
+def test_name_that_does_not_resolve_is_a_connection_failure() -> None:
+    async def body() -> None:
+        names = resolver(**{"void.test": []})
+        with pytest.raises(ConnectionFailed, match="cannot resolve host"):
+            await wsctl.connect("ws://void.test/", options(deny_addresses("private"), names))
+
+    run(body)
+
+
+def test_policy_check_single_actions(policy_file: str, tmp_path: Path) -> None:
+    urls_only = tmp_path / "urls.toml"
+    urls_only.write_text('version = 1\ndefault = "allow"\n')
+    result = invoke(
+        ["policy", "check", "ws://10.0.0.1/", "--action", "websocket.connect.address",
+         "--policy", str(urls_only)]
+    )  # fmt: skip
+    assert (result.exit_code, result.lines) == (
+        0,
+        [
+            "allow ws://10.0.0.1:80/",
+            "  websocket.connect.address: allowed: no address rules in force",
+        ],
+    )
+    result = invoke(
+        ["policy", "check", "ws://10.0.0.1/", "--action", "websocket.connect.address",
+         "--policy", policy_file]
+    )  # fmt: skip
+    assert result.exit_code == 3
+    assert result.lines == [
+        "deny ws://10.0.0.1:80/",
+        f'  websocket.connect.address 10.0.0.1: denied by {policy_file} (rule "no-internal")',
+    ]
+    result = invoke(
+        [
+            "policy",
+            "check",
+            "ws://x/",
+            "--action",
+            "websocket.connect.proxy",
+            "--policy",
+            policy_file,
+        ]
+    )
+    assert result.lines == ["allow ws://x:80/", "  websocket.connect.proxy: no proxy"]

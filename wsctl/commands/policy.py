@@ -125,7 +125,7 @@ class _Result:
     def describe(self) -> str:
         about = ""
         if self.action == ACTION_CONNECT_PROXY:
-            about = f" {self.resource}"
+            about = f" {self.resource}" if self.resource else ""
         elif self.action == ACTION_CONNECT_ADDRESS:
             about = f" {self.resource}" if self.resource else ""
             if self.role == "proxy":
@@ -160,6 +160,9 @@ def _run_checks(
         results.append(_Result(ACTION_CONNECT_PROXY, decision, str(normalize_proxy(choice.url))))
         if not decision.allowed:
             return results
+    if only == ACTION_CONNECT_ADDRESS and not policies.checks_addresses:
+        none = Decision(True, None, None, "allowed: no address rules in force")
+        results.append(_Result(ACTION_CONNECT_ADDRESS, none))
     if policies.checks_addresses and wanted(ACTION_CONNECT_ADDRESS):
         results.extend(_address_checks(url, policies, choice, resolve=resolve))
     return results
