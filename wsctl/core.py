@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -54,6 +54,9 @@ from wsctl.settings import (
     validate_url,
 )
 from wsctl.sizes import format_size
+
+if TYPE_CHECKING:
+    from wsctl.policy import PolicySet
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
 CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
@@ -492,14 +495,14 @@ class _PolicyCheckedConnect(ws_connect):
         return result
 
 
-def _load_policies(options: ConnectOptions) -> Any:
+def _load_policies(options: ConnectOptions) -> PolicySet:
     """The :class:`wsctl.policy.PolicySet` in force now (``options.policy`` if given)."""
-    policy = options.policy
-    if policy is None:
-        from wsctl import policy as policy_module
+    if options.policy is not None:
+        given: PolicySet = options.policy
+        return given
+    from wsctl import policy as policy_module
 
-        policy = policy_module.discover(options.policy_file)
-    return policy
+    return policy_module.discover(options.policy_file)
 
 
 @dataclass(frozen=True)
@@ -511,7 +514,7 @@ class _Transport:
     proxy_ssl_context: ssl.SSLContext | None = None
     server_name: str | None = None
     #: The :class:`wsctl.policy.PolicySet` that checks proxies and addresses on each hop.
-    policies: Any = None
+    policies: PolicySet | None = None
 
     def proxy_for(self, url: str) -> Any:
         """The :class:`wsctl.proxy.ProxyChoice` for ``url``, or ``None`` to connect directly."""
@@ -527,7 +530,9 @@ class _Transport:
         return choice
 
 
-def _prepare_transport(url: str, options: ConnectOptions, policies: Any = None) -> _Transport:
+def _prepare_transport(
+    url: str, options: ConnectOptions, policies: PolicySet | None = None
+) -> _Transport:
     """Load TLS files and choose the proxy for ``url`` now, so bad ones fail before any I/O."""
     ssl_context = proxy_ssl_context = None
     if (

@@ -151,7 +151,8 @@ async def open_checked(
     from websockets.proxy import parse_proxy
 
     proxy = parse_proxy(choice.url)
-    shown = f"proxy {normalize_proxy(choice.url)} (for {normalize_url(connector.uri)})"
+    proxy_name = f"proxy {normalize_proxy(choice.url)}"  # without its credentials
+    shown = f"{proxy_name} (for {normalize_url(connector.uri)})"
     proxy_addresses = await resolve_checked(policies, proxy.host, proxy.port, shown, resolver, note)
     target = ws_uri.host
     literal = ip_literal(target)
@@ -163,7 +164,7 @@ async def open_checked(
         distrusting = policies.distrusted_proxy_resolution()
         if distrusting is not None:
             raise PermissionDenied(
-                f"{subject} through {shown.split(' (for')[0]} denied by {distrusting.source}: "
+                f"{subject} through {proxy_name} denied by {distrusting.source}: "
                 f"the proxy resolves {target} itself, so the address rules cannot check it "
                 '(use a socks5:// proxy, or set proxy_resolution = "trust" in the policy)'
             )
