@@ -1,9 +1,12 @@
 """The security policy: which WebSocket connections wsctl may open (spec: ``spec/policy.md``).
 
-A policy is a TOML file of allow/deny rules over two actions, ``websocket.connect`` (resource:
-none) and ``websocket.connect.url`` (resource: the URL).  In one policy an applicable deny wins,
-then an applicable allow, then the file's ``default``.  Policies are layered (the machine's, then
-the user's) and a connection needs every one of them to allow it.
+A policy is a TOML file of allow/deny rules over four actions: ``websocket.connect``
+(resource: none), ``websocket.connect.url`` (the URL), ``websocket.connect.proxy`` (the proxy
+URL) and ``websocket.connect.address`` (the IP address the connection is opened to, matched by
+:mod:`wsctl.addresses`; checked only by policies that have address rules, at connect time by
+:mod:`wsctl.dialing`).  In one policy an applicable deny wins, then an applicable allow, then
+the file's ``default``.  Policies are layered (the machine's, then the user's) and a connection
+needs every one of them to allow it.
 
 URL patterns are compared part by part after both sides are normalised, never as string
 prefixes: ``wss://api.example.com/**`` does not admit ``wss://api.example.com.evil.net/``, and
