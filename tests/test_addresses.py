@@ -214,9 +214,7 @@ def test_policy_without_address_rules_has_no_opinion_on_addresses() -> None:
 
 def test_address_denied_error_carries_address_and_rule() -> None:
     with pytest.raises(AddressDenied) as caught:
-        address_policy(["loopback"]).check_address(
-            "::ffff:127.0.0.1", "connection to ws://x:80/", "x"
-        )
+        address_policy(["loopback"]).check_address("::ffff:127.0.0.1", "x", "ws://x/")
     error = caught.value
     assert (error.address, error.rule, error.source) == ("127.0.0.1", "r", "p.toml")
     assert error.retryable is False

@@ -85,14 +85,18 @@ async def resolve_checked(
     policies: PolicySet,
     host: str,
     port: int,
-    subject: str,
     resolver: Resolver | None,
-    note: Callable[[str], None] | None = None,
+    note: Callable[[str], None] | None,
+    url: str,
+    proxy: str | None = None,
 ) -> list[str]:
-    """Resolve ``host`` and check every address; raise AddressDenied if any is denied."""
+    """Resolve ``host`` and check every address; raise AddressDenied if any is denied.
+
+    ``url`` (and ``proxy``, when ``host`` is the proxy's) name the connection in a denial.
+    """
     addresses = await resolve(host, port, resolver)
     for address in addresses:
-        policies.check_address(address, subject, host)
+        policies.check_address(address, host, url, proxy)
     if note is not None:
         note(f"address rules: {host} → {', '.join(addresses)} allowed")
     return addresses
@@ -132,7 +136,7 @@ async def open_checked(
     """
     from websockets.asyncio.client import connect as ws_connect
 
-    from wsctl.policy import normalize_proxy, normalize_url
+    from wsctl.policy import normalize_proxy
 
     # An event loop that times connection phases (``wsctl ping``) is told a new attempt starts
     # here: the socket it would otherwise see being created comes ready-made (``sock=``).
@@ -140,38 +144,39 @@ async def open_checked(
     if begin_attempt is not None:
         begin_attempt()
     ws_uri = connector.ws_uri
-    subject = f"connection to {normalize_url(connector.uri)}"
+    url = connector.uri
     kwargs = connector.create_connection_kwargs
     if choice is None:
-        addresses = await resolve_checked(
-            policies, ws_uri.host, ws_uri.port, subject, resolver, note
-        )
+        addresses = await resolve_checked(policies, ws_uri.host, ws_uri.port, resolver, note, url)
         return await _with_socket(connector, await open_socket(addresses, ws_uri.port))
 
     from websockets.proxy import parse_proxy
 
     proxy = parse_proxy(choice.url)
-    proxy_name = f"proxy {normalize_proxy(choice.url)}"  # without its credentials
-    shown = f"{proxy_name} (for {normalize_url(connector.uri)})"
-    proxy_addresses = await resolve_checked(policies, proxy.host, proxy.port, shown, resolver, note)
+    proxy_addresses = await resolve_checked(
+        policies, proxy.host, proxy.port, resolver, note, url, choice.url
+    )
     target = ws_uri.host
     literal = ip_literal(target)
     if literal is not None:
-        policies.check_address(literal, subject, target)
+        policies.check_address(literal, target, url)
         if note is not None:
             note(f"address rules: {literal} allowed")
     elif choice.scheme in REMOTE_RESOLUTION:
         distrusting = policies.distrusted_proxy_resolution()
         if distrusting is not None:
+            from wsctl.policy import normalize_url
+
             raise PermissionDenied(
-                f"{subject} through {proxy_name} denied by {distrusting.source}: "
+                f"connection to {normalize_url(url)} through proxy {normalize_proxy(choice.url)}"
+                f" denied by {distrusting.source}: "
                 f"the proxy resolves {target} itself, so the address rules cannot check it "
                 '(use a socks5:// proxy, or set proxy_resolution = "trust" in the policy)'
             )
         if note is not None:
             note(f'address rules: the proxy resolves {target} (proxy_resolution = "trust")')
     else:  # socks5:// and socks4://: wsctl resolves the name and sends the address
-        checked = await resolve_checked(policies, target, ws_uri.port, subject, resolver, note)
+        checked = await resolve_checked(policies, target, ws_uri.port, resolver, note, url)
         target = checked[0]
 
     errors: list[OSError] = []

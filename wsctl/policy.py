@@ -692,15 +692,19 @@ class PolicySet:
                 f"{decision.source} ({_because_denied(decision, ACTION_CONNECT_PROXY)})"
             )
 
-    def check_address(self, address: str, subject: str, host: str) -> None:
-        """Check one address ``host`` resolved to; ``subject`` names the connection in the
-        message (``connection to ws://…`` or ``proxy http://…``).
+    def check_address(self, address: str, host: str, url: str, proxy: str | None = None) -> None:
+        """Check one address ``host`` resolved to, for a connection to ``url`` (or, with
+        ``proxy``, for the connection to that proxy on the way to ``url``).
 
         Raises :class:`AddressDenied` (a :class:`~wsctl.errors.PermissionDenied`).
         """
         decision = self.check(ACTION_CONNECT_ADDRESS, address)
         if decision.allowed:
             return
+        # Built only for a denial: normalising URLs for a message costs more than the check.
+        subject = f"connection to {normalize_url(url)}"
+        if proxy is not None:
+            subject = f"proxy {normalize_proxy(proxy)} (for {normalize_url(url)})"
         shown = _resource(ACTION_CONNECT_ADDRESS, address)
         where = f"address {shown}" if str(shown) == host else f"{host} resolves to {shown}"
         raise AddressDenied(
