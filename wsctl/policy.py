@@ -1051,13 +1051,18 @@ class _Parser:
         try:
             return parse_address_resource(text)
         except ValueError as exc:
-            raise self.fail(
-                path,
-                f"bad resource {_quote(text)}: {exc}; a resource is a URL pattern"
-                f" (wss://HOST/PATH), a proxy pattern (http://HOST:PORT), an IP address, a"
-                f" CIDR block or an address class ({class_names()})",
-                position,
-            ) from None
+            # A "/" means a CIDR block was meant: say what is wrong with it.  Otherwise list
+            # what a resource can be.
+            reason = (
+                str(exc)
+                if "/" in text
+                else (
+                    "expected a URL pattern (wss://HOST/PATH), a proxy pattern"
+                    " (http://HOST:PORT), an IP address, a CIDR block or an address class"
+                    f" ({class_names()})"
+                )
+            )
+            raise self.fail(path, f"bad resource {_quote(text)}: {reason}", position) from None
 
     def strings(self, path: tuple[object, ...], value: object) -> tuple[str, ...]:
         key = path[-1]
