@@ -157,8 +157,8 @@ def parse_address_resource(text: str) -> AddressResource:
         except ValueError as exc:
             if "host bits set" in str(exc):
                 wider = ipaddress.ip_network(inner, strict=False)
-                raise ValueError(f"{text!r} has host bits set (did you mean {wider}?)") from None
-            raise ValueError(f"{text!r} is not a CIDR block") from None
+                raise ValueError(f"host bits set (did you mean {wider}?)") from None
+            raise ValueError("not a CIDR block (ADDRESS/PREFIX, like 10.0.0.0/8)") from None
         return AddressResource(text, (_unwrap_network(network),))
     address = parse_address(text)
     return AddressResource(text, (ipaddress.ip_network(address),))
