@@ -521,7 +521,8 @@ def test_bad_patterns(pattern: str, reason: str) -> None:
             'version = 1\n[[rule]]\nname = "a"\nactions = "websocket.send"\neffect = "allow"\n',
             4,
             'unknown action "websocket.send" (expected websocket.connect,'
-            " websocket.connect.url, websocket.* or *)",
+            " websocket.connect.url, websocket.connect.proxy, websocket.connect.address,"
+            " websocket.* or *)",
             id="unknown action",
         ),
         pytest.param(
@@ -581,10 +582,10 @@ def test_bad_patterns(pattern: str, reason: str) -> None:
             id="bad pattern on its own line",
         ),
         pytest.param(
-            'version = 1\n[[rule]]\nname = "a"\nactions = "*"\nresources = "https://x/"\n'
+            'version = 1\n[[rule]]\nname = "a"\nactions = "*"\nresources = "ftp://x/"\n'
             'effect = "allow"\n',
             5,
-            'bad URL pattern "https://x/": scheme must be ws, wss or *',
+            'bad URL pattern "ftp://x/": scheme must be ws, wss or *',
             id="bad pattern scheme",
         ),
         pytest.param(

@@ -270,6 +270,8 @@ def test_show_lists_files_and_rules(
         " wss://api.example.com/ws, wss://*.example.com/stream/**",
         '  line 14: rule "no-plaintext": deny websocket.connect.url on ws://**',
         "a connection needs every policy above to allow it",
+        "a proxy must be allowed too (websocket.connect.proxy, and its addresses by the"
+        " address rules)",
     ]
 
 

@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -57,6 +57,9 @@ from wsctl.settings import (
 from wsctl.sizes import format_size
 from wsctl.upgrade import BadResponse, GuardedConnection
 from wsctl.urls import show_url, url_problem
+
+if TYPE_CHECKING:
+    from wsctl.policy import PolicySet
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
 CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
@@ -468,6 +471,9 @@ class _PolicyCheckedConnect(ws_connect):
         # Decided per hop: a redirect may change the scheme (TLS or not) or the host (NO_PROXY).
         choice = transport.proxy_for(self.uri)
         self.proxy_choice = choice
+        policies = transport.policies
+        if choice is not None and policies is not None:
+            policies.check_proxy(choice.url, self.uri)  # a proxy is a connection too
         self.proxy = choice.url if choice is not None else None
         if choice is not None and self._observer is not None:
             self._observer(HandshakeEvent("note", self.uri, message=f"proxy {choice.describe()}"))
@@ -481,6 +487,15 @@ class _PolicyCheckedConnect(ws_connect):
                 kwargs["server_hostname"] = transport.server_name
         if choice is not None and choice.scheme == "https" and transport.proxy_ssl_context:
             kwargs["proxy_ssl"] = transport.proxy_ssl_context
+        if policies is not None and policies.checks_addresses:
+            from wsctl.dialing import open_checked
+
+            def note(message: str) -> None:
+                if self._observer is not None:
+                    self._observer(HandshakeEvent("note", self.uri, message=message))
+
+            # Resolve once, check every address, connect to exactly those (DNS rebinding).
+            return await open_checked(self, choice, policies, transport.options.resolver, note)
         return await super().open_tcp_connection()
 
     def process_redirect(self, exc: Exception) -> Exception | str:
@@ -552,15 +567,14 @@ class _PolicyCheckedConnect(ws_connect):
         return kept or None, list(names)
 
 
-def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
-    """Load the policies in force now and return the check to run on each URL."""
-    policy = options.policy
-    if policy is None:
-        from wsctl import policy as policy_module
+def _load_policies(options: ConnectOptions) -> PolicySet:
+    """The :class:`wsctl.policy.PolicySet` in force now (``options.policy`` if given)."""
+    if options.policy is not None:
+        given: PolicySet = options.policy
+        return given
+    from wsctl import policy as policy_module
 
-        policy = policy_module.discover(options.policy_file)
-    check: Callable[[str], None] = policy.check_connect
-    return check
+    return policy_module.discover(options.policy_file)
 
 
 @dataclass(frozen=True)
@@ -571,6 +585,8 @@ class _Transport:
     ssl_context: ssl.SSLContext | None = None
     proxy_ssl_context: ssl.SSLContext | None = None
     server_name: str | None = None
+    #: The :class:`wsctl.policy.PolicySet` that checks proxies and addresses on each hop.
+    policies: PolicySet | None = None
 
     def proxy_for(self, url: str) -> Any:
         """The :class:`wsctl.proxy.ProxyChoice` for ``url``, or ``None`` to connect directly."""
@@ -586,7 +602,9 @@ class _Transport:
         return choice
 
 
-def _prepare_transport(url: str, options: ConnectOptions) -> _Transport:
+def _prepare_transport(
+    url: str, options: ConnectOptions, policies: PolicySet | None = None
+) -> _Transport:
     """Load TLS files and choose the proxy for ``url`` now, so bad ones fail before any I/O."""
     ssl_context = proxy_ssl_context = None
     if (
@@ -600,7 +618,9 @@ def _prepare_transport(url: str, options: ConnectOptions) -> _Transport:
 
         ssl_context = tls.build_context(options)
         proxy_ssl_context = tls.build_context(options, client_certificate=False)
-    transport = _Transport(options, ssl_context, proxy_ssl_context, options.tls_server_name)
+    transport = _Transport(
+        options, ssl_context, proxy_ssl_context, options.tls_server_name, policies
+    )
     transport.proxy_for(url)  # raises InvalidInput for a bad proxy variable or missing SOCKS
     return transport
 
@@ -809,9 +829,10 @@ async def open_client(
     options = options or ConnectOptions()
     validate_url(url)
     _check_one_authorization(url, options)
-    check_url = _check_policy(options)
+    policies = _load_policies(options)
+    check_url: Callable[[str], None] = policies.check_connect
     check_url(url)
-    transport = _prepare_transport(url, options)
+    transport = _prepare_transport(url, options, policies)
 
     async def attempt() -> Client:
         return await _open_once(url, options, check_url, transport, observer)
@@ -891,7 +912,9 @@ class connect:
     own: ``auth=(user, password)``, ``bearer_token``, ``origin``, ``user_agent``, ``proxy``,
     ``no_proxy``, ``cacert``, ``capath``, ``cert``, ``key``, ``key_password``, ``insecure``,
     ``tls_server_name``, ``ssl_context``, ``retries``, ``retry_delay``, ``retry_max_delay``,
-    ``location_trusted`` (keep the headers you added on a redirect to another origin).
+    ``location_trusted`` (keep the headers you added on a redirect to another origin),
+    ``policy`` (a :class:`wsctl.policy.PolicySet`), ``resolver`` (``async (host, port) ->
+    [ip, ...]``, used by address rules).
 
     Raises :class:`~wsctl.errors.PermissionDenied` (policy), :class:`InvalidInput`,
     :class:`ConnectionFailed` or :class:`Timeout`.

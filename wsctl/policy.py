@@ -1,9 +1,12 @@
 """The security policy: which WebSocket connections wsctl may open (spec: ``spec/policy.md``).
 
-A policy is a TOML file of allow/deny rules over two actions, ``websocket.connect`` (resource:
-none) and ``websocket.connect.url`` (resource: the URL).  In one policy an applicable deny wins,
-then an applicable allow, then the file's ``default``.  Policies are layered (the machine's, then
-the user's) and a connection needs every one of them to allow it.
+A policy is a TOML file of allow/deny rules over four actions: ``websocket.connect``
+(resource: none), ``websocket.connect.url`` (the URL), ``websocket.connect.proxy`` (the proxy
+URL) and ``websocket.connect.address`` (the IP address the connection is opened to, matched by
+:mod:`wsctl.addresses`; checked only by policies that have address rules, at connect time by
+:mod:`wsctl.dialing`).  In one policy an applicable deny wins, then an applicable allow, then
+the file's ``default``.  Policies are layered (the machine's, then the user's) and a connection
+needs every one of them to allow it.
 
 URL patterns are compared part by part after both sides are normalised, never as string
 prefixes: ``wss://api.example.com/**`` does not admit ``wss://api.example.com.evil.net/``, and
@@ -21,18 +24,23 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from wsctl.errors import InvalidInput, PermissionDenied
 
 if TYPE_CHECKING:
     import tomllib
 
+    from wsctl.addresses import Address, AddressResource
+
 __all__ = [
     "ACTIONS",
     "ACTION_CONNECT",
+    "ACTION_CONNECT_ADDRESS",
+    "ACTION_CONNECT_PROXY",
     "ACTION_CONNECT_URL",
     "SYSTEM_POLICY_PATH",
+    "AddressDenied",
     "Decision",
     "NormalizedURL",
     "Policy",
@@ -41,6 +49,7 @@ __all__ = [
     "UrlPattern",
     "discover",
     "load_policy",
+    "normalize_proxy",
     "normalize_url",
     "parse_pattern",
     "parse_policy",
@@ -48,23 +57,41 @@ __all__ = [
 
 ACTION_CONNECT: Final = "websocket.connect"
 ACTION_CONNECT_URL: Final = "websocket.connect.url"
+#: The proxy a connection goes through; resource: the proxy URL (``http://proxy:3128``).
+ACTION_CONNECT_PROXY: Final = "websocket.connect.proxy"
+#: The IP address a connection (or its proxy) is opened to; resource: the address.
+ACTION_CONNECT_ADDRESS: Final = "websocket.connect.address"
 #: The actions a check can ask about, in the order a connection asks them.
-ACTIONS: Final = (ACTION_CONNECT, ACTION_CONNECT_URL)
+ACTIONS: Final = (ACTION_CONNECT, ACTION_CONNECT_URL, ACTION_CONNECT_PROXY, ACTION_CONNECT_ADDRESS)
 #: What each action pattern allowed in a rule's ``actions`` stands for.
 ACTION_PATTERNS: Final[Mapping[str, frozenset[str]]] = {
     ACTION_CONNECT: frozenset({ACTION_CONNECT}),
     ACTION_CONNECT_URL: frozenset({ACTION_CONNECT_URL}),
+    ACTION_CONNECT_PROXY: frozenset({ACTION_CONNECT_PROXY}),
+    ACTION_CONNECT_ADDRESS: frozenset({ACTION_CONNECT_ADDRESS}),
     "websocket.*": frozenset(ACTIONS),
     "*": frozenset(ACTIONS),
 }
 DEFAULT_PORTS: Final[Mapping[str, int]] = {"ws": 80, "wss": 443}
+#: Proxy schemes and their default ports (as wsctl.proxy reads a proxy URL).
+PROXY_PORTS: Final[Mapping[str, int]] = {
+    "http": 80,
+    "https": 443,
+    "socks4": 1080,
+    "socks4a": 1080,
+    "socks5": 1080,
+    "socks5h": 1080,
+}
+_ALL_PORTS: Final[Mapping[str, int]] = {**DEFAULT_PORTS, **PROXY_PORTS}
+#: ``proxy_resolution``: what to do with a proxy that resolves the target's name itself.
+ProxyResolution = Literal["deny", "trust"]
 SYSTEM_POLICY_PATH: Final = "/etc/wsctl/policy.toml"
 #: A policy is a short hand-written file; anything bigger is a mistake (``--policy /dev/zero``).
 MAX_POLICY_BYTES: Final = 1024 * 1024
 
 Effect = Literal["allow", "deny"]
 _EFFECTS: Final = ("allow", "deny")
-_TOP_KEYS: Final = ("version", "default", "rule")
+_TOP_KEYS: Final = ("version", "default", "proxy_resolution", "rule")
 _RULE_KEYS: Final = ("name", "actions", "resources", "effect")
 
 
@@ -315,6 +342,30 @@ def normalize_url(url: str) -> NormalizedURL:
         raise InvalidInput(f"invalid URL: {exc.reason}") from None
 
 
+def _normalize_proxy(url: str) -> NormalizedURL:
+    scheme, authority, path = _split(url)
+    if scheme not in PROXY_PORTS:
+        raise _BadURL(f"proxy scheme must be one of {', '.join(PROXY_PORTS)}, not {scheme!r}")
+    if path not in ("", "/"):
+        raise _BadURL("a proxy URL has no path")
+    host_text, port_text = _split_authority(authority)
+    host, _ = _host(host_text)
+    port = _port(port_text)
+    return NormalizedURL(scheme, host, PROXY_PORTS[scheme] if port is None else port, "")
+
+
+def normalize_proxy(url: str) -> NormalizedURL:
+    """Normalise a proxy URL (``http://user:pw@Proxy.Corp:3128``) the way the policy sees it.
+
+    Like :func:`normalize_url`, but for the proxy schemes; the path is empty and userinfo is
+    dropped, so ``str()`` of the result (``http://proxy.corp:3128``) is safe to show.
+    """
+    try:
+        return _normalize_proxy(url)
+    except _BadURL as exc:
+        raise InvalidInput(f"invalid proxy URL: {exc.reason}") from None
+
+
 # --------------------------------------------------------------------------- URL patterns
 
 
@@ -335,6 +386,8 @@ class UrlPattern:
     port: int | None
     any_port: bool
     path: tuple[str, ...] | None
+    #: The action whose resources it matches: a target URL or (proxy schemes) a proxy URL.
+    action: str = ACTION_CONNECT_URL
 
     def matches(self, url: NormalizedURL) -> bool:
         """Whether a normalised URL matches this pattern, part by part."""
@@ -349,7 +402,7 @@ class UrlPattern:
             elif url.host != self.host:
                 return False
         if not self.any_port:
-            wanted = DEFAULT_PORTS[url.scheme] if self.port is None else self.port
+            wanted = _ALL_PORTS[url.scheme] if self.port is None else self.port
             if url.port != wanted:
                 return False
         return self.path is None or _path_matches(self.path, url.path[1:].split("/"))
@@ -375,25 +428,16 @@ def _path_matches(pattern: tuple[str, ...], segments: list[str]) -> bool:
 def _pattern(text: str) -> UrlPattern:
     scheme, authority, path = _split(text)
     if scheme != "*" and scheme not in DEFAULT_PORTS:
-        raise _BadURL(f"scheme must be ws, wss or *, not {scheme!r}")
+        raise _BadURL(
+            f"scheme must be ws, wss or *, not {scheme!r} (proxy patterns use"
+            f" {', '.join(PROXY_PORTS)})"
+        )
     scheme_or_any = None if scheme == "*" else scheme
     if authority == "**" and not path:
         # "ws://**": any host, port and path.
         return UrlPattern(text, scheme_or_any, None, False, None, True, None)
     host_text, port_text = _split_authority(authority)
-    host: str | None
-    suffix = False
-    if host_text == "*":
-        host = None
-    elif host_text.startswith("*."):
-        host, is_ip = _host(host_text[2:])
-        if is_ip:
-            raise _BadURL("*. must be followed by a domain name, not an IP address")
-        suffix = True
-    elif "*" in host_text:
-        raise _BadURL("a host wildcard is either * or a leading *. (like *.example.com)")
-    else:
-        host, _ = _host(host_text)
+    host, suffix = _host_pattern(host_text)
     any_port = port_text == "*"
     port = None if any_port else _port(port_text)
     segments = tuple(_path(path)[1:].split("/"))
@@ -405,6 +449,36 @@ def _pattern(text: str) -> UrlPattern:
                 "a path wildcard is a whole segment: * for one segment, ** only at the end"
             )
     return UrlPattern(text, scheme_or_any, host, suffix, port, any_port, segments)
+
+
+def _host_pattern(host_text: str) -> tuple[str | None, bool]:
+    """(host or None for any, whether it is a ``*.`` suffix)."""
+    if host_text == "*":
+        return None, False
+    if host_text.startswith("*."):
+        host, is_ip = _host(host_text[2:])
+        if is_ip:
+            raise _BadURL("*. must be followed by a domain name, not an IP address")
+        return host, True
+    if "*" in host_text:
+        raise _BadURL("a host wildcard is either * or a leading *. (like *.example.com)")
+    return _host(host_text)[0], False
+
+
+def _proxy_pattern(text: str) -> UrlPattern:
+    """``http://proxy.corp:3128``, ``socks5h://*.corp.example:*``, ``https://**``."""
+    scheme, authority, path = _split(text)
+    if scheme not in PROXY_PORTS:
+        raise _BadURL(f"proxy scheme must be one of {', '.join(PROXY_PORTS)}, not {scheme!r}")
+    if path not in ("", "/"):
+        raise _BadURL("a proxy pattern has no path (SCHEME://HOST[:PORT])")
+    if authority == "**":
+        return UrlPattern(text, scheme, None, False, None, True, None, ACTION_CONNECT_PROXY)
+    host_text, port_text = _split_authority(authority)
+    host, suffix = _host_pattern(host_text)
+    any_port = port_text == "*"
+    port = None if any_port else _port(port_text)
+    return UrlPattern(text, scheme, host, suffix, port, any_port, None, ACTION_CONNECT_PROXY)
 
 
 def parse_pattern(text: str) -> UrlPattern:
@@ -435,23 +509,50 @@ class Decision:
     explanation: str
 
 
+#: What a check is about: a URL (target or proxy), an IP address, or nothing.
+Resource: TypeAlias = "NormalizedURL | Address | None"
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One ``[[rule]]`` table. ``resources`` is ``None`` for "any resource"."""
+    """One ``[[rule]]`` table. ``resources`` is ``None`` for "any resource".
+
+    A resource is a URL pattern (``websocket.connect.url``), a proxy pattern (its ``action``
+    is ``websocket.connect.proxy``) or an address resource (``websocket.connect.address``).
+    """
 
     name: str
     actions: tuple[str, ...]
-    resources: tuple[UrlPattern, ...] | None
+    resources: tuple[UrlPattern | AddressResource, ...] | None
     effect: Effect
     line: int
 
-    def applies(self, action: str, url: NormalizedURL | None) -> bool:
-        """Whether this rule covers ``action`` on ``url`` (``None``: the empty resource)."""
+    def applies(self, action: str, resource: Resource) -> bool:
+        """Whether this rule covers ``action`` on ``resource`` (``None``: the empty one)."""
         if not any(action in ACTION_PATTERNS[pattern] for pattern in self.actions):
             return False
         if self.resources is None:
             return True
-        return url is not None and any(pattern.matches(url) for pattern in self.resources)
+        if resource is None:
+            return False
+        if isinstance(resource, NormalizedURL):
+            return any(
+                isinstance(pattern, UrlPattern)
+                and pattern.action == action
+                and pattern.matches(resource)
+                for pattern in self.resources
+            )
+        return action == ACTION_CONNECT_ADDRESS and any(
+            not isinstance(pattern, UrlPattern) and pattern.matches(resource)
+            for pattern in self.resources
+        )
+
+    @property
+    def is_address_rule(self) -> bool:
+        """Names ``websocket.connect.address`` or holds an address resource."""
+        return ACTION_CONNECT_ADDRESS in self.actions or any(
+            not isinstance(resource, UrlPattern) for resource in self.resources or ()
+        )
 
 
 def _because(rule: Rule | None, default: Effect) -> str:
@@ -467,10 +568,18 @@ class Policy:
     default: Effect = "deny"
     version: int = 1
     origin: str = ""
+    #: "deny": with address rules, refuse a target whose name a proxy would resolve (HTTP
+    #: CONNECT, socks5h, socks4a), since its address cannot be checked here; "trust": allow.
+    proxy_resolution: ProxyResolution = "deny"
 
-    def evaluate(self, action: str, url: NormalizedURL | None) -> Decision:
+    @property
+    def checks_addresses(self) -> bool:
+        """Whether this policy has address rules (only then are addresses resolved)."""
+        return any(rule.is_address_rule for rule in self.rules)
+
+    def evaluate(self, action: str, resource: Resource) -> Decision:
         """Deny overrides: an applicable deny, else an applicable allow, else ``default``."""
-        applicable = [rule for rule in self.rules if rule.applies(action, url)]
+        applicable = [rule for rule in self.rules if rule.applies(action, resource)]
         deciding = next((rule for rule in applicable if rule.effect == "deny"), None)
         if deciding is None:
             deciding = next((rule for rule in applicable if rule.effect == "allow"), None)
@@ -502,19 +611,41 @@ class PolicySet:
         """The policy files in force, in evaluation order."""
         return tuple(policy.source for policy in self.policies)
 
+    @property
+    def checks_addresses(self) -> bool:
+        """Whether any policy in force has address rules: then connections resolve and check
+        the addresses they open, and only then (no cost otherwise)."""
+        return any(policy.checks_addresses for policy in self.policies)
+
+    def distrusted_proxy_resolution(self) -> Policy | None:
+        """The first policy with address rules that does not trust a proxy to resolve names."""
+        for policy in self.policies:
+            if policy.checks_addresses and policy.proxy_resolution != "trust":
+                return policy
+        return None
+
     def check(self, action: str, resource: str) -> Decision:
         """Evaluate one check in every policy; the first denial (in order) is the answer.
 
-        ``resource`` is ``""`` for ``websocket.connect`` and the URL for
-        ``websocket.connect.url``.  Raises :class:`~wsctl.errors.InvalidInput` for an unknown
-        action or (when a policy is in force) an invalid URL.
+        ``resource`` is ``""`` for ``websocket.connect``, the URL for ``websocket.connect.url``,
+        the proxy URL for ``websocket.connect.proxy`` and an IP address for
+        ``websocket.connect.address`` (evaluated only by policies that have address rules).
+        Raises :class:`~wsctl.errors.InvalidInput` for an unknown action or (when a policy is
+        in force) an invalid resource.
         """
         if action not in ACTIONS:
             raise InvalidInput(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
         if not self.policies:
             return Decision(True, None, None, "allowed: no policy in force")
-        url = normalize_url(resource) if resource else None
-        decisions = [policy.evaluate(action, url) for policy in self.policies]
+        policies = self.policies
+        if action == ACTION_CONNECT_ADDRESS:
+            # A policy without address rules has no opinion on addresses: its default (often
+            # "deny", written before address rules existed) must not turn into "deny all".
+            policies = tuple(policy for policy in policies if policy.checks_addresses)
+            if not policies:
+                return Decision(True, None, None, "allowed: no address rules in force")
+        value = _resource(action, resource)
+        decisions = [policy.evaluate(action, value) for policy in policies]
         for decision in decisions:
             if not decision.allowed:
                 return decision
@@ -545,6 +676,75 @@ class PolicySet:
             raise PermissionDenied(
                 f"connection to {target} denied by {decision.source} ({because})"
             )
+
+    def check_proxy(self, proxy: str, url: str) -> None:
+        """Check the proxy a connection to ``url`` goes through (``websocket.connect.proxy``).
+
+        Raises :class:`~wsctl.errors.PermissionDenied` naming the proxy (without its
+        credentials), the policy file and the rule.
+        """
+        if not self.policies:
+            return
+        decision = self.check(ACTION_CONNECT_PROXY, proxy)
+        if not decision.allowed:
+            raise PermissionDenied(
+                f"proxy {normalize_proxy(proxy)} (for {normalize_url(url)}) denied by "
+                f"{decision.source} ({_because_denied(decision, ACTION_CONNECT_PROXY)})"
+            )
+
+    def check_address(self, address: str, host: str, url: str, proxy: str | None = None) -> None:
+        """Check one address ``host`` resolved to, for a connection to ``url`` (or, with
+        ``proxy``, for the connection to that proxy on the way to ``url``).
+
+        Raises :class:`AddressDenied` (a :class:`~wsctl.errors.PermissionDenied`).
+        """
+        decision = self.check(ACTION_CONNECT_ADDRESS, address)
+        if decision.allowed:
+            return
+        # Built only for a denial: normalising URLs for a message costs more than the check.
+        subject = f"connection to {normalize_url(url)}"
+        if proxy is not None:
+            subject = f"proxy {normalize_proxy(proxy)} (for {normalize_url(url)})"
+        shown = _resource(ACTION_CONNECT_ADDRESS, address)
+        where = f"address {shown}" if str(shown) == host else f"{host} resolves to {shown}"
+        raise AddressDenied(
+            f"{subject} denied by {decision.source} "
+            f"({_because_denied(decision, ACTION_CONNECT_ADDRESS)}): {where}",
+            address=str(shown),
+            rule=decision.rule,
+            source=decision.source,
+        )
+
+
+class AddressDenied(PermissionDenied):
+    """A connection denied by an address rule: ``address`` (as checked), ``rule`` (``None``
+    when the default decided) and ``source`` (the policy file)."""
+
+    def __init__(self, message: str, *, address: str, rule: str | None, source: str | None):
+        super().__init__(message, retryable=False)
+        self.address = address
+        self.rule = rule
+        self.source = source
+
+
+def _because_denied(decision: Decision, action: str) -> str:
+    if decision.rule is not None:
+        return f'rule "{decision.rule}"'
+    return f"no rule matched, default deny, action {action}"
+
+
+def _resource(action: str, text: str) -> Resource:
+    """The resource of a check, normalised as its rules compare it."""
+    if action == ACTION_CONNECT_ADDRESS:
+        from wsctl.addresses import parse_address
+
+        try:
+            return parse_address(text)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid address: {exc}") from None
+    if action == ACTION_CONNECT_PROXY:
+        return normalize_proxy(text)
+    return normalize_url(text) if text else None
 
 
 # --------------------------------------------------------------------------- parsing
@@ -759,6 +959,13 @@ class _Parser:
                 ("default",), f'default must be "allow" or "deny", not {_quote(raw_default)}'
             )
         default: Effect = "allow" if raw_default == "allow" else "deny"
+        raw_resolution = data.get("proxy_resolution", "deny")
+        if raw_resolution not in ("deny", "trust"):
+            raise self.fail(
+                ("proxy_resolution",),
+                f'proxy_resolution must be "deny" or "trust", not {_quote(raw_resolution)}',
+            )
+        resolution: ProxyResolution = "trust" if raw_resolution == "trust" else "deny"
         raw_rules = data.get("rule", [])
         if not isinstance(raw_rules, list):
             raise self.fail(("rule",), "rule must be an array of tables, written [[rule]]")
@@ -767,7 +974,7 @@ class _Parser:
             if not isinstance(raw, dict):
                 raise self.fail(("rule",), "rule must be an array of tables, written [[rule]]")
             rules.append(self.rule(index, raw))
-        return Policy(self.source, tuple(rules), default, version)
+        return Policy(self.source, tuple(rules), default, version, proxy_resolution=resolution)
 
     def rule(self, index: int, raw: dict[str, object]) -> Rule:
         path: tuple[object, ...] = ("rule", index)
@@ -788,24 +995,32 @@ class _Parser:
                 raise self.fail(
                     (*path, "actions"),
                     f'unknown action "{action}" (expected websocket.connect,'
-                    " websocket.connect.url, websocket.* or *)",
+                    " websocket.connect.url, websocket.connect.proxy,"
+                    " websocket.connect.address, websocket.* or *)",
                     position,
                 )
-        resources: tuple[UrlPattern, ...] | None = None
+        resources: tuple[UrlPattern | AddressResource, ...] | None = None
         if "resources" in raw:
             texts = self.strings((*path, "resources"), raw["resources"])
-            patterns: list[UrlPattern] = []
+            covered = frozenset().union(*(ACTION_PATTERNS[action] for action in actions))
+            patterns: list[UrlPattern | AddressResource] = []
             for position, text in enumerate(texts):
                 if text == "*":
                     continue
-                try:
-                    patterns.append(_pattern(text))
-                except _BadURL as exc:
+                resource = self.resource((*path, "resources"), text, position)
+                kind = (
+                    resource.action if isinstance(resource, UrlPattern) else ACTION_CONNECT_ADDRESS
+                )
+                if kind != ACTION_CONNECT_URL and kind not in covered:
+                    # A resource no action of the rule can match is a mistake, not a no-op.
+                    # (URL patterns on websocket.connect alone were always accepted: kept so.)
                     raise self.fail(
                         (*path, "resources"),
-                        f"bad URL pattern {_quote(text)}: {exc.reason}",
+                        f"resource {_quote(text)} is for {kind}, which the rule's actions"
+                        " do not include",
                         position,
-                    ) from None
+                    )
+                patterns.append(resource)
             # "*" anywhere in the list means any resource, the empty one included.
             resources = None if "*" in texts else tuple(patterns)
         if "effect" not in raw:
@@ -817,6 +1032,37 @@ class _Parser:
             )
         effect: Effect = "allow" if raw_effect == "allow" else "deny"
         return Rule(name, actions, resources, effect, self.line(path))
+
+    def resource(
+        self, path: tuple[object, ...], text: str, position: int
+    ) -> UrlPattern | AddressResource:
+        """A URL pattern, a proxy pattern (proxy scheme) or an address resource."""
+        if "://" in text:
+            scheme = text.split("://", 1)[0].lower()
+            try:
+                return _proxy_pattern(text) if scheme in PROXY_PORTS else _pattern(text)
+            except _BadURL as exc:
+                kind = "proxy pattern" if scheme in PROXY_PORTS else "URL pattern"
+                raise self.fail(
+                    path, f"bad {kind} {_quote(text)}: {exc.reason}", position
+                ) from None
+        from wsctl.addresses import class_names, parse_address_resource
+
+        try:
+            return parse_address_resource(text)
+        except ValueError as exc:
+            # A "/" means a CIDR block was meant: say what is wrong with it.  Otherwise list
+            # what a resource can be.
+            reason = (
+                str(exc)
+                if "/" in text
+                else (
+                    "expected a URL pattern (wss://HOST/PATH), a proxy pattern"
+                    " (http://HOST:PORT), an IP address, a CIDR block or an address class"
+                    f" ({class_names()})"
+                )
+            )
+            raise self.fail(path, f"bad resource {_quote(text)}: {reason}", position) from None
 
     def strings(self, path: tuple[object, ...], value: object) -> tuple[str, ...]:
         key = path[-1]

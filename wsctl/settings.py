@@ -263,6 +263,9 @@ class ConnectOptions:
     policy_file: str | None = None
     #: Set by tests and embedders to skip policy discovery: an explicit policy set.
     policy: Any = field(default=None, compare=False)
+    #: ``async (host, port) -> [ip, ...]``: how names are resolved when the policy has address
+    #: rules (``None``: the system resolver, ``wsctl.dialing.default_resolver``).
+    resolver: Any = field(default=None, repr=False, compare=False)
     # -- identity (issue 6): turned into handshake headers by the core ---------------------
     #: ``--auth user:password``: HTTP Basic credentials.
     auth: tuple[str, str] | None = field(default=None, repr=False)

@@ -106,10 +106,15 @@ class TimingLoop(asyncio.SelectorEventLoop):
         super().__init__()
         self.clock = HandshakeClock()
 
+    def begin_attempt(self) -> None:
+        """Start a new measurement.  Also called by :mod:`wsctl.dialing`, which (with address
+        rules) resolves and connects the socket itself, then passes it with ``sock=``."""
+        self.clock = HandshakeClock(attempt_start=self.time(), attempts=self.clock.attempts + 1)
+
     async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
         """Time one connection; TLS, when asked for here, completes inside it."""
         if kwargs.get("sock") is None:
-            self.clock = HandshakeClock(attempt_start=self.time(), attempts=self.clock.attempts + 1)
+            self.begin_attempt()
         self.clock.tls_in_connect = kwargs.get("ssl") is not None
         result = await super().create_connection(*args, **kwargs)
         self.clock.connected = self.time()
