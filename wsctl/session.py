@@ -59,9 +59,12 @@ class Receiver:
         write = self.writer.message
         activity = self._activity
         limit = self.limit
+        writer = self.writer
         while (message := await recv()) is not None:
             write(message)
-            self.count += 1
+            # The writer's count, not ours: a message answered by --reply is protocol noise
+            # and must not count as one of the --wait N replies.
+            self.count = writer.count
             activity.set()
             if limit is not None and self.count >= limit:
                 return
