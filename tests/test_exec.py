@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -155,7 +156,40 @@ def test_exec_with_expectations_is_exit_2(make_server: Callable[..., LoopbackSer
     result = invoke(["listen", server.url, "--exec", "cat", "--expect", "x"])
     assert result.exit_code == 2
     assert "--exec cannot be combined with --expect" in result.stderr
+    result = invoke(["listen", server.url, "--exec", "cat", "--reconnect"])
+    assert result.exit_code == 2
     assert server.recorder.connections == 0
+
+
+def test_ctrl_c_stops_cmd_sends_close_and_exits_130(
+    make_server: Callable[..., LoopbackServer],
+) -> None:
+    pid_arrived = threading.Event()
+
+    async def record_pid(connection: ServerConnection, recorder: Recorder) -> None:
+        async for message in connection:
+            recorder.messages.append(message)
+            pid_arrived.set()
+
+    server = make_server(record_pid)
+    sleeper = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
+    process = subprocess.Popen(
+        wsctl_command("listen", server.url, "--exec", f'{sys.executable} -c "{sleeper}"'),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert pid_arrived.wait(TIMEOUT), "CMD's first line never arrived"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert b"Traceback" not in stderr
+    server.wait_closed()
+    assert server.recorder.close_codes == [1000]
+    with pytest.raises(ProcessLookupError):  # CMD was stopped (and reaped) before wsctl left
+        os.kill(int(server.recorder.messages[0]), 0)
 
 
 def test_a_flood_of_100k_lines_all_arrives_in_order(

@@ -98,7 +98,7 @@ def command(
     the server closes first (exit 7).
     """
     validate_url(url)
-    exec_argv = _exec_argv(exec_command, checks, reconnect)
+    exec_argv = _exec_argv(exec_command, checks, reconnect or events)
     options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
     record = RunRecord("listen", url)
     return checks.run(
@@ -125,12 +125,14 @@ def command(
     )
 
 
-def _exec_argv(exec_command: str | None, checks: Checks, reconnect: bool) -> list[str] | None:
+def _exec_argv(exec_command: str | None, checks: Checks, exclusive: bool) -> list[str] | None:
     """``--exec``'s argv, checked before connecting (exit 2 for a missing program)."""
     if exec_command is None:
         return None
-    if checks.expectations or reconnect:
-        raise InvalidInput("--exec cannot be combined with --expect options or --reconnect")
+    if checks.expectations or exclusive:
+        raise InvalidInput(
+            "--exec cannot be combined with --expect options, --reconnect or --events"
+        )
     from wsctl.exec_bridge import parse_exec_command
 
     return parse_exec_command(exec_command)
