@@ -192,13 +192,15 @@ class EmbeddedServer:
         """Configure the server; nothing is bound until :meth:`start`.
 
         ``port=0`` picks a free port (read it back from :attr:`port`).  ``tick`` is the price
-        interval in seconds.  ``tls_cert`` (with ``tls_key``, unless the certificate file holds
-        the key too) makes it a ``wss://`` server.  ``subprotocols`` are accepted in the
-        client's order of preference; a client that offers none is still accepted, one that
-        offers only others is rejected with HTTP 400.  ``compression`` is the permessage-deflate
-        mode accepted when a client offers it (``"disabled"``, ``"context-takeover"``,
-        ``"no-context"`` or 0/1/2).  ``on_receive`` is told every message received and
-        ``on_connection`` every connection opened and ended; the server itself never prints.
+        interval in seconds (and ``/heartbeat``'s default tick).  ``tls_cert`` (with
+        ``tls_key``, unless the certificate file holds the key too) makes it a ``wss://``
+        server.  ``subprotocols`` are accepted in the client's order of preference; a client
+        that offers none is still accepted, one that offers only others is rejected with HTTP
+        400 (``/graphql`` always accepts ``graphql-transport-ws``).  ``compression`` is the
+        permessage-deflate mode accepted when a client offers it (``"disabled"``,
+        ``"context-takeover"``, ``"no-context"`` or 0/1/2).  ``on_receive`` is told every
+        message received and ``on_connection`` every connection opened and ended; the server
+        itself never prints.
         """
         if not (0 <= port <= 65535):
             raise InvalidInput(f"invalid port {port}: expected 0-65535 (0 picks a free port)")

@@ -57,6 +57,14 @@ def choose_mode(*, stdin_isatty: bool, stdout_isatty: bool, execute: bool) -> Mo
     help="Send MESSAGE on connect (repeatable), print the replies and exit, like send; "
     "stdin lines follow when stdin is not a terminal.",
 )
+@click.option(
+    "--exec",
+    "exec_command",
+    metavar="CMD",
+    help="Run CMD (no shell: use sh -c '...' for pipes) instead of reading the terminal or "
+    "stdin: each message is a line of its stdin, each line it prints is sent; closes when "
+    "CMD exits, with its status.",
+)
 @keepalive_options
 @click.option(
     "--timestamps",
@@ -104,6 +112,7 @@ def command(
     env: Environment,
     url: str,
     execute: tuple[str, ...],
+    exec_command: str | None,
     ping_interval: float | None,
     ping_timeout: float | None,
     timestamps: bool,
@@ -140,10 +149,34 @@ def command(
       wsctl connect wss://example.com/feed --ping-interval 30s --timestamps
       printf 'a\\nb\\n' | wsctl connect ws://127.0.0.1:8765/echo
       wsctl connect ws://127.0.0.1:8765/echo -x hello -x world --wait 2
+      wsctl connect ws://127.0.0.1:8765/jsonrpc --exec './client.py'
     """
     validate_url(url)
     validate_close_reason(close_reason)
     options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
+    if exec_command is not None:  # CMD is the other end: no prompt, stdin not read
+        from wsctl.exec_bridge import exec_session, parse_exec_command
+        from wsctl.session import run
+
+        argv = parse_exec_command(exec_command)
+        writer_options = {
+            "binary_format": binary_format,
+            "json_lines": json_lines,
+            "timestamps": timestamps,
+        }
+        session = exec_session(
+            env,
+            url,
+            options,
+            argv,
+            writer_options=writer_options,
+            initial=execute,
+            close_code=close_code or 1000,
+            close_reason=close_reason,
+            verbose=verbose,
+            quiet=quiet,
+        )
+        return run(session)
     mode = choose_mode(
         stdin_isatty=env.stdin_isatty, stdout_isatty=env.stdout_isatty, execute=bool(execute)
     )

@@ -53,6 +53,13 @@ from wsctl.settings import ConnectOptions, validate_url
     help="When the connection drops (1001, 1006, 1011-1013, --read-timeout), reconnect with "
     "backoff and send the --send messages again; keeps trying unless --retry N.",
 )
+@click.option(
+    "--exec",
+    "exec_command",
+    metavar="CMD",
+    help="Run CMD (no shell: use sh -c '...' for pipes) with each message on a line of its "
+    "stdin, and send each line it prints; closes (1000) when CMD exits, with its status.",
+)
 @check_options
 @receive_output_options
 @connection_options
@@ -68,6 +75,7 @@ def command(
     ping_timeout: float | None,
     events: bool,
     reconnect: bool,
+    exec_command: str | None,
     checks: Checks,
     json_lines: bool,
     timestamps: bool,
@@ -89,12 +97,14 @@ def command(
       wsctl listen URL --reply '^2$=>3'    # answer a Socket.IO heartbeat
       wsctl listen URL --json --timestamps > capture.ndjson
       wsctl listen URL --expect-json 'type=ready' --timeout 30s --report junit:listen.xml
+      wsctl listen URL --exec './answer.py'   # its stdin: messages; its stdout: replies
 
     With --expect/--expect-json/--expect-close it stops as soon as every expectation is met
     (exit 0, closing with 1000) and fails when --timeout passes, --count messages arrived or
     the server closes first (exit 7).
     """
     validate_url(url)
+    exec_argv = _exec_argv(exec_command, checks, reconnect or events)
     options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
     record = RunRecord("listen", url)
     return checks.run(
@@ -117,8 +127,22 @@ def command(
             status=StatusWriter(env, verbose=verbose, quiet=quiet),
             checks=checks,
             record=record,
+            exec_argv=exec_argv,
         ),
     )
+
+
+def _exec_argv(exec_command: str | None, checks: Checks, exclusive: bool) -> list[str] | None:
+    """``--exec``'s argv, checked before connecting (exit 2 for a missing program)."""
+    if exec_command is None:
+        return None
+    if checks.expectations or exclusive:
+        raise InvalidInput(
+            "--exec cannot be combined with --expect options, --reconnect or --events"
+        )
+    from wsctl.exec_bridge import parse_exec_command
+
+    return parse_exec_command(exec_command)
 
 
 async def _listen(
@@ -135,6 +159,7 @@ async def _listen(
     checks: Checks,
     record: RunRecord,
     reconnect: bool = False,
+    exec_argv: list[str] | None = None,
 ) -> int:
     checker = checks.checker(status)
     record.matcher = checker.matcher if checker is not None else None
@@ -181,6 +206,19 @@ async def _listen(
         if status.verbose:
             for line in client_lines(client):
                 status.detail(line)
+        if exec_argv is not None:  # CMD gets the messages; the --send ones go first
+            from wsctl.exec_bridge import bridge
+
+            return await bridge(
+                env,
+                client,
+                exec_argv,
+                status,
+                writer_options=writer_options,
+                initial=send_messages,
+                count=count,
+                record=record,
+            )
         for text in send_messages:
             await client.send(text)
             record.sent += 1

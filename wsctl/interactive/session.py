@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, TextIO, cast
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application.current import get_app_session
+from prompt_toolkit.application.current import get_app, get_app_session
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, PathCompleter
 from prompt_toolkit.completion import Completion as PromptCompletion
 from prompt_toolkit.document import Document
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import Condition, has_focus
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import ColorDepth
@@ -52,6 +54,7 @@ from wsctl.errors import (
 from wsctl.interactive import InteractiveSettings
 from wsctl.interactive import commands as slash
 from wsctl.interactive.history import history_path, open_history
+from wsctl.interactive.multiline import continuation_prompt, is_incomplete_json
 from wsctl.interactive.render import Renderer, View, format_rtt
 from wsctl.interactive.terminal import AbovePrompt
 from wsctl.output import StatusWriter
@@ -124,6 +127,21 @@ def _key_bindings() -> KeyBindings:
     def _newline(event: KeyPressEvent) -> None:
         """Alt-Enter / Esc Enter: a newline in the message (multi-line JSON)."""
         event.current_buffer.insert_text("\n")
+
+    @bindings.add(
+        "enter",
+        filter=has_focus(DEFAULT_BUFFER)
+        & Condition(lambda: is_incomplete_json(get_app().current_buffer.text)),
+    )
+    def _continue_json(event: KeyPressEvent) -> None:
+        """Enter in JSON with brackets still open: a newline; on an empty line, send as is."""
+        buffer = event.current_buffer
+        head, _, last = buffer.text.rpartition("\n")
+        if head and not last.strip():
+            buffer.text = head
+            buffer.validate_and_handle()
+        else:
+            buffer.insert_text("\n")
 
     @bindings.add("c-c")
     def _interrupt(event: KeyPressEvent) -> None:
@@ -249,7 +267,7 @@ class InteractiveSession:
             # the prompt itself is erased.
             erase_when_done=True,
             enable_suspend=True,
-            prompt_continuation=lambda width, line_number, wrap_count: " " * width,
+            prompt_continuation=continuation_prompt,
             style=Style.from_dict(
                 {"prompt": "ansigreen bold", "disconnected": "ansired", "suggestion": "#888888"}
             ),
