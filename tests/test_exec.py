@@ -161,6 +161,19 @@ def test_exec_with_expectations_is_exit_2(make_server: Callable[..., LoopbackSer
     assert server.recorder.connections == 0
 
 
+@pytest.mark.parametrize("command", ["listen", "connect"])
+def test_exec_with_reply_is_exit_2(
+    make_server: Callable[..., LoopbackServer], command: str
+) -> None:
+    # CMD reads every message itself: a --reply rule would silently never answer.
+    server = make_server(record_only)
+    result = invoke([command, server.url, "--exec", "cat", "--reply", "^2$=>3"])
+    assert result.exit_code == 2
+    assert "--exec cannot be combined with" in result.stderr and "--reply" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert server.recorder.connections == 0
+
+
 def test_ctrl_c_stops_cmd_sends_close_and_exits_130(
     make_server: Callable[..., LoopbackServer],
 ) -> None:

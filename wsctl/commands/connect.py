@@ -14,6 +14,7 @@ from typing import Literal
 import click
 
 from wsctl.environment import Environment
+from wsctl.errors import InvalidInput
 from wsctl.options import (
     check_binary_format,
     close_options,
@@ -154,6 +155,11 @@ def command(
     validate_url(url)
     validate_close_reason(close_reason)
     options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
+    if exec_command is not None and replies:
+        raise InvalidInput(
+            "--exec cannot be combined with --reply (CMD sees every message and can answer it "
+            "itself)"
+        )
     if exec_command is not None:  # CMD is the other end: no prompt, stdin not read
         from wsctl.exec_bridge import exec_session, parse_exec_command
         from wsctl.session import run

@@ -104,7 +104,7 @@ def command(
     the server closes first (exit 7).
     """
     validate_url(url)
-    exec_argv = _exec_argv(exec_command, checks, reconnect or events)
+    exec_argv = _exec_argv(exec_command, checks, reconnect or events or bool(replies))
     options = dataclasses.replace(options, ping_interval=ping_interval, ping_timeout=ping_timeout)
     record = RunRecord("listen", url)
     return checks.run(
@@ -138,7 +138,8 @@ def _exec_argv(exec_command: str | None, checks: Checks, exclusive: bool) -> lis
         return None
     if checks.expectations or exclusive:
         raise InvalidInput(
-            "--exec cannot be combined with --expect options, --reconnect or --events"
+            "--exec cannot be combined with --expect options, --reconnect, --events or --reply "
+            "(CMD sees every message and can answer it itself)"
         )
     from wsctl.exec_bridge import parse_exec_command
 
