@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -40,6 +40,7 @@ from wsctl.errors import (
     Timeout,
     WebSocketError,
 )
+from wsctl.receive import FastConnection
 from wsctl.redact import redact_url
 from wsctl.settings import (
     BINARY,
@@ -54,6 +55,8 @@ from wsctl.settings import (
     validate_url,
 )
 from wsctl.sizes import format_size
+
+_T = TypeVar("_T")
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
 CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
@@ -96,7 +99,7 @@ Observer = Callable[[HandshakeEvent], None]
 class Client:
     """An open WebSocket connection (the spec's ``Client``)."""
 
-    def __init__(self, connection: ClientConnection, url: str, options: ConnectOptions) -> None:
+    def __init__(self, connection: FastConnection, url: str, options: ConnectOptions) -> None:
         self._connection = connection
         self.url = url
         self.options = options
@@ -252,13 +255,31 @@ class Client:
         Raises :class:`ConnectionClosedAbnormally` after an abnormal closure and
         :class:`Timeout` when no message arrives within ``read_timeout``.
         """
+        data = await self._receive(self._connection.recv())
+        if data is None:
+            return None
+        if isinstance(data, str):
+            return Message(TYPE_TEXT, data)
+        return Message(TYPE_BINARY, data)
+
+    async def recv_batch(self) -> list[tuple[bool, bytes]] | None:
+        """Every message that has arrived, waiting for at least one; ``None`` once the
+        connection has closed normally.  Errors and ``read_timeout`` as for :meth:`recv`.
+
+        Each message is an ``(is_text, payload)`` pair; text payloads are valid UTF-8, still
+        encoded.  One await per batch instead of per message: for consumers that write
+        messages out as fast as they come (``wsctl listen``).
+        """
+        return await self._receive(self._connection.recv_batch())
+
+    async def _receive(self, receiving: Awaitable[_T]) -> _T | None:
+        """Await ``receiving`` within the read timeout, turning closures into wsctl errors."""
         self._receiving = True
         try:
             if self._read_timeout is None:
-                data = await self._connection.recv()
-            else:
-                async with asyncio.timeout(self._read_timeout):
-                    data = await self._connection.recv()
+                return await receiving
+            async with asyncio.timeout(self._read_timeout):
+                return await receiving
         except TimeoutError:
             raise Timeout(
                 f"no message within {format_duration(self._read_timeout or 0)} (--read-timeout)"
@@ -270,9 +291,6 @@ class Client:
             raise error from None
         finally:
             self._receiving = False
-        if isinstance(data, str):
-            return Message(TYPE_TEXT, data)
-        return Message(TYPE_BINARY, data)
 
     async def __aiter__(self) -> AsyncIterator[Message]:
         while (message := await self.recv()) is not None:
@@ -397,7 +415,7 @@ class Client:
 # -- connecting --------------------------------------------------------------------------
 
 
-class _ObservedConnection(ClientConnection):
+class _ObservedConnection(FastConnection):
     """A ClientConnection that reports its handshake to the observer, even when it fails."""
 
     observer: Observer | None = None
@@ -551,7 +569,7 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
     connection_class = (
         type("ObservedConnection", (_ObservedConnection,), {"observer": staticmethod(observer)})
         if observer is not None
-        else ClientConnection
+        else FastConnection
     )
     kwargs: dict[str, Any] = {
         "subprotocols": list(options.subprotocols) or None,
@@ -759,6 +777,7 @@ async def _open_once(
             options,
             connector.proxy_choice,
         ) from None
+    assert isinstance(connection, FastConnection)  # the create_connection class we passed
     client = Client(connection, connector.uri, options)
     if options.compression and observer is not None:
         described = client.compression or (

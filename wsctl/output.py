@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import time
+from json.encoder import encode_basestring  # what json.dumps uses with ensure_ascii=False
 from typing import BinaryIO, Literal
 
 from wsctl.core import HandshakeEvent, Message
@@ -17,7 +18,7 @@ from wsctl.environment import Environment
 from wsctl.errors import OutputClosed
 from wsctl.escape import escape_control as escape_control  # re-exported for renderers
 from wsctl.redact import redact_header, redact_url
-from wsctl.settings import close_code_name
+from wsctl.settings import TYPE_BINARY, TYPE_TEXT, close_code_name
 
 BinaryFormat = Literal["base64", "hex", "raw"]
 
@@ -99,6 +100,44 @@ class MessageWriter:
         else:
             self._write(base64.b64encode(data) + b"\n")
 
+    def messages(self, batch: list[tuple[bool, bytes]]) -> None:
+        """Render a batch of received messages: ``(is_text, payload)`` pairs, text payloads
+        valid UTF-8 (as :meth:`wsctl.core.Client.recv_batch` returns them).
+
+        The same output as :meth:`message` for each, with the per-message work cut to the
+        bone for the common cases: plain text to a file or pipe, and NDJSON.
+        """
+        self.count += len(batch)
+        buffer = self._buffer
+        if self.json_lines:
+            # Byte for byte what event() writes through json.dumps(record, ensure_ascii=False).
+            head = b"{"
+            if self.timestamps:  # one reading per batch: its messages arrived together
+                head = b'{"time": "' + _utc_timestamp().encode("ascii") + b'", '
+            text_head = head + b'"type": "text", "data": '
+            binary_head = head + b'"type": "binary", "data": "'
+            for is_text, data in batch:
+                if is_text:
+                    buffer += text_head
+                    buffer += encode_basestring(data.decode()).encode("utf-8")
+                    buffer += b"}\n"
+                else:
+                    buffer += binary_head
+                    buffer += base64.b64encode(data)
+                    buffer += b'"}\n'
+        elif self._escape or self.binary_format != "base64":
+            for is_text, data in batch:  # a terminal, or binary shown as hex or raw
+                self.count -= 1  # message() counts it again
+                self.message(
+                    Message(TYPE_TEXT, data.decode()) if is_text else Message(TYPE_BINARY, data)
+                )
+            return
+        else:
+            for is_text, data in batch:
+                buffer += data if is_text else base64.b64encode(data)
+                buffer += b"\n"
+        self._written()
+
     def event(self, record: dict[str, object]) -> None:
         """Write one NDJSON record (a message or, with ``--events``, a connection event)."""
         if self.timestamps:
@@ -109,6 +148,10 @@ class MessageWriter:
         # Our own buffer: with PYTHONUNBUFFERED (or -u) stdout's binary layer is a raw file,
         # and writing to it directly would cost one system call per message.
         self._buffer += data
+        self._written()
+
+    def _written(self) -> None:
+        """Data was added to the buffer: flush now when it is full, or soon."""
         if self._loop is None or len(self._buffer) >= BUFFER_SIZE:
             self.flush()
         elif self._reader_gone:
