@@ -498,10 +498,18 @@ class _PolicyCheckedConnect(ws_connect):
         return result
 
 
+def _allow(url: str) -> None:
+    """The check when no policy is in force: every URL is allowed."""
+
+
 def _check_policy(options: ConnectOptions) -> Callable[[str], None]:
     """Load the policies in force now and return the check to run on each URL."""
     policy = options.policy
     if policy is None:
+        from wsctl.policy_files import any_policy_present
+
+        if not any_policy_present(options.policy_file):
+            return _allow  # no file to load: skip importing the policy engine at all
         from wsctl import policy as policy_module
 
         policy = policy_module.discover(options.policy_file)

@@ -24,6 +24,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal
 
 from wsctl.errors import InvalidInput, PermissionDenied
+from wsctl.policy_files import SYSTEM_POLICY_PATH as SYSTEM_POLICY_PATH
+from wsctl.policy_files import present as _present
+from wsctl.policy_files import system_policy
+from wsctl.policy_files import user_policy as _user_policy
 
 if TYPE_CHECKING:
     import tomllib
@@ -58,7 +62,6 @@ ACTION_PATTERNS: Final[Mapping[str, frozenset[str]]] = {
     "*": frozenset(ACTIONS),
 }
 DEFAULT_PORTS: Final[Mapping[str, int]] = {"ws": 80, "wss": 443}
-SYSTEM_POLICY_PATH: Final = "/etc/wsctl/policy.toml"
 #: A policy is a short hand-written file; anything bigger is a mistake (``--policy /dev/zero``).
 MAX_POLICY_BYTES: Final = 1024 * 1024
 
@@ -884,32 +887,6 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     return parse_policy(text, source)
 
 
-def _present(path: str) -> bool:
-    """Whether something is at ``path``; only a definite "no such file" counts as absent."""
-    try:
-        os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except (OSError, ValueError):
-        return True  # there but not accessible: loading it will fail and say why (fail closed)
-    return True
-
-
-def _user_policy(explicit: str | None, environ: Mapping[str, str]) -> tuple[str, str, bool]:
-    """(path, origin, must exist) of the user's policy."""
-    if explicit is not None:
-        return explicit, "--policy", True
-    named = environ.get("WSCTL_POLICY")
-    if named:
-        # Explicitly configured: a missing file is an error, not "no policy".
-        return named, "$WSCTL_POLICY", True
-    config = environ.get("XDG_CONFIG_HOME")
-    if not config or not os.path.isabs(config):  # the XDG spec says to ignore relative paths
-        home = environ.get("HOME") or os.path.expanduser("~")
-        config = os.path.join(home, ".config")
-    return os.path.join(config, "wsctl", "policy.toml"), "user", False
-
-
 def discover(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> PolicySet:
     """Load the policies in force: the machine's, then the user's.
 
@@ -921,7 +898,7 @@ def discover(explicit: str | None = None, environ: Mapping[str, str] | None = No
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     found: list[Policy] = []
-    system = env.get("WSCTL_SYSTEM_POLICY") or SYSTEM_POLICY_PATH
+    system = system_policy(env)
     if _present(system):
         found.append(replace(load_policy(system), origin="system"))
     user, origin, required = _user_policy(explicit, env)

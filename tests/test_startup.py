@@ -1,0 +1,81 @@
+"""``wsctl send`` starts without modules it does not use: measured in a fresh interpreter.
+
+``importlib.metadata`` (imported, never used, by ``websockets.version``) stays a stand-in, and
+the policy engine is not imported while no policy file exists.  Both are a real share of a
+one-shot's start-up (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TIMEOUT, LoopbackServer
+
+# Runs ``wsctl ARGS`` through the real entry point, then reports on stderr (as JSON) the exit
+# code and whether the modules in question were loaded.
+DRIVER = """
+import json, sys
+from wsctl.cli import run
+code = run(sys.argv[1:])
+metadata = sys.modules.get("importlib.metadata")
+sys.stderr.write("\\n" + json.dumps({
+    "code": code,
+    "metadata": type(metadata).__name__ if metadata is not None else None,
+    "zipfile": "zipfile" in sys.modules,
+    "policy": "wsctl.policy" in sys.modules,
+}) + "\\n")
+"""
+
+
+def run_driver(*args: str) -> dict[str, object]:
+    process = subprocess.run(
+        [sys.executable, "-c", DRIVER, *args], input=b"", capture_output=True, timeout=TIMEOUT
+    )
+    report: dict[str, object] = json.loads(process.stderr.decode().strip().splitlines()[-1])
+    return report
+
+
+def test_send_leaves_importlib_metadata_and_the_policy_engine_unloaded(
+    echo_server: LoopbackServer,
+) -> None:
+    report = run_driver("send", echo_server.url, "hello", "--wait", "1")
+    assert report == {"code": 0, "metadata": "_Deferred", "zipfile": False, "policy": False}
+
+
+def test_a_policy_file_is_still_loaded_and_enforced(
+    echo_server: LoopbackServer, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        'version = 1\n[[rule]]\nname = "none"\nactions = "websocket.connect"\neffect = "deny"\n'
+    )
+    report = run_driver("send", echo_server.url, "hello", "--policy", str(policy))
+    assert report["code"] == 3
+    assert report["policy"] is True
+    assert echo_server.recorder.connections == 0
+
+
+@pytest.mark.parametrize("first", ["version", "from-import"])
+def test_the_metadata_stand_in_loads_the_real_module_on_use(first: str) -> None:
+    code = (
+        "import sys\n"
+        "from wsctl.startup import defer_metadata\n"
+        "defer_metadata()\n"
+        "import importlib.metadata\n"
+        + (
+            "print(importlib.metadata.version('click'))\n"
+            if first == "version"
+            else "from importlib.metadata import version\nprint(version('click'))\n"
+        )
+        + "print(type(sys.modules['importlib.metadata']).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
+    ).stdout.split()
+    from importlib.metadata import version
+
+    assert out == [version("click"), "module"]
