@@ -17,11 +17,11 @@ import hashlib
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import TIMEOUT, invoke
+from conftest import TIMEOUT, LoopbackServer, invoke, record_only
 
 import wsctl
 from wsctl.receive import FastConnection
@@ -377,3 +377,17 @@ def test_the_fast_path_is_in_use() -> None:
     for observer in (None, lambda event: None):
         connection_class = _websockets_kwargs(ConnectOptions(), observer)["create_connection"]
         assert issubclass(connection_class, FastConnection)
+
+
+def test_sent_lines_at_the_length_boundaries_arrive_whole(
+    make_server: Callable[..., LoopbackServer],
+) -> None:
+    # The other direction: wsctl frames piped lines itself (wsctl/framing.py); websockets'
+    # server checks the masking, the length encodings and the UTF-8.
+    server = make_server(record_only)
+    lines = ["a" * 125, "b" * 126, "c" * 65535, "d" * 65536, "", "é€😀", "last"]
+    result = invoke(["send", server.url, "--wait-time", "0"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.stderr
+    assert server.recorder.closed.wait(TIMEOUT)
+    assert server.recorder.messages == lines
+    assert server.recorder.close_codes == [1000]

@@ -40,6 +40,7 @@ from wsctl.errors import (
     Timeout,
     WebSocketError,
 )
+from wsctl.framing import text_frames
 from wsctl.receive import FastConnection
 from wsctl.redact import redact_url
 from wsctl.settings import (
@@ -202,11 +203,14 @@ class Client:
         # protocol still holds and waits for the write buffer to drain (backpressure).
         async with connection.send_context():
             protocol = connection.protocol
-            for message in messages:
-                protocol.send_text(message)
-            # Only frames are pending here: the connection was open on entry and nothing has
-            # awaited since, so no close (whose end-of-stream marker is an empty chunk) is.
-            connection.transport.write(b"".join(protocol.data_to_send()))
+            if protocol.extensions or protocol.expect_continuation_frame:
+                for message in messages:  # compressed frames: websockets' encoder
+                    protocol.send_text(message)
+                # Only frames are pending here: the connection was open on entry and nothing
+                # has awaited since, so no close (its end-of-stream marker is an empty chunk).
+                connection.transport.write(b"".join(protocol.data_to_send()))
+            else:
+                connection.transport.write(text_frames(messages))
 
     async def _send(self, message: str | bytes, text: bool) -> None:
         await self._guarded(self._connection.send(message, text=text))
