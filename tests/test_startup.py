@@ -1,7 +1,8 @@
 """``wsctl send`` starts without modules it does not use: measured in a fresh interpreter.
 
 ``importlib.metadata`` (imported, never used, by ``websockets.version``) stays a stand-in, and
-the policy engine is not imported while no policy file exists.  Both are a real share of a
+the policy engine is not imported while no policy file exists, nor the expectations
+without ``--expect`` options.  Both are a real share of a
 one-shot's start-up (see bench/README.md).
 """
 
@@ -27,6 +28,7 @@ sys.stderr.write("\\n" + json.dumps({
     "metadata": type(metadata).__name__ if metadata is not None else None,
     "zipfile": "zipfile" in sys.modules,
     "policy": "wsctl.policy" in sys.modules,
+    "expectations": "wsctl.expectations" in sys.modules,
 }) + "\\n")
 """
 
@@ -39,11 +41,17 @@ def run_driver(*args: str) -> dict[str, object]:
     return report
 
 
-def test_send_leaves_importlib_metadata_and_the_policy_engine_unloaded(
+def test_send_leaves_metadata_the_policy_engine_and_expectations_unloaded(
     echo_server: LoopbackServer,
 ) -> None:
     report = run_driver("send", echo_server.url, "hello", "--wait", "1")
-    assert report == {"code": 0, "metadata": "_Deferred", "zipfile": False, "policy": False}
+    assert report == {
+        "code": 0,
+        "metadata": "_Deferred",
+        "zipfile": False,
+        "policy": False,
+        "expectations": False,
+    }
 
 
 def test_a_policy_file_is_still_loaded_and_enforced(

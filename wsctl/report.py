@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # imported where used: most runs write no JUnit report
     import xml.etree.ElementTree as ET
 
+    from wsctl.expectations import Matcher
+
 from wsctl import __version__
 from wsctl.diagnostics import body_excerpt, tls_summary
 from wsctl.errors import (
@@ -32,7 +34,6 @@ from wsctl.errors import (
     OutputClosed,
     WebSocketError,
 )
-from wsctl.expectations import CloseExpectation, JsonExpectation, Matcher, RegexExpectation
 from wsctl.redact import redact_header, redact_url
 
 ReportFormat = Literal["json", "junit"]
@@ -191,6 +192,8 @@ def _close_dict(client: Any) -> dict[str, Any] | None:
 def _expectation_dicts(matcher: Matcher | None) -> list[dict[str, Any]]:
     if matcher is None:
         return []
+    from wsctl.expectations import CloseExpectation, JsonExpectation, RegexExpectation
+
     results = []
     for outcome in matcher.outcomes():
         expectation = outcome.expectation
