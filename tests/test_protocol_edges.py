@@ -391,3 +391,45 @@ def test_sent_lines_at_the_length_boundaries_arrive_whole(
     assert server.recorder.closed.wait(TIMEOUT)
     assert server.recorder.messages == lines
     assert server.recorder.close_codes == [1000]
+
+
+def test_every_split_of_the_byte_stream_gives_the_same_messages(
+    raw_server: type[RawServer],
+) -> None:
+    # TCP may cut the stream anywhere. Rather than hope the loopback does, the bytes are
+    # handed to the connection's data_received directly, cut at every position in turn (and
+    # one byte at a time), after a real handshake with a raw server.
+    stream = b"".join(
+        [
+            frame(TEXT, b"a" * 126),
+            frame(TEXT, b"x" + EURO, fin=False),
+            frame(PING, b"p"),
+            frame(CONT, b"y"),
+            frame(BINARY, b""),
+            frame(TEXT, b"end"),
+        ]
+    )
+    expected: list[str | bytes] = ["a" * 126, "x€y", b"", "end"]
+
+    server = raw_server([])
+
+    async def run() -> tuple[list[str | bytes], int]:
+        async with wsctl.connect(server.url) as client:
+            connection = client._connection
+            pieces = [[stream[:cut], stream[cut:]] for cut in range(1, len(stream))]
+            pieces.append([bytes([byte]) for byte in stream])
+            received: list[str | bytes] = []
+            for parts in pieces:
+                for part in parts:
+                    connection.data_received(part)
+                for _ in expected:
+                    message = await client.recv()
+                    assert message is not None
+                    received.append(message.data)
+            return received, len(pieces)
+
+    received, rounds = asyncio.run(run())
+    assert received == expected * rounds
+    assert server.seen[-1].done.wait(TIMEOUT)
+    assert server.seen[-1].pongs == [b"p"] * rounds
+    assert server.seen[-1].close_code == 1000
