@@ -433,3 +433,26 @@ def test_every_split_of_the_byte_stream_gives_the_same_messages(
     assert server.seen[-1].done.wait(TIMEOUT)
     assert server.seen[-1].pongs == [b"p"] * rounds
     assert server.seen[-1].close_code == 1000
+
+
+def test_reading_pauses_while_messages_queue_up_and_resumes_when_taken(
+    raw_server: type[RawServer],
+) -> None:
+    # Backpressure: a consumer that falls behind (a slow stdout) stops the socket being read,
+    # so memory stays bounded and the server is held back by TCP; nothing is dropped.
+    chunk = b"".join(frame(TEXT, b"%05d" % i) for i in range(1000))
+
+    async def run() -> tuple[bool, int, bool, list[bytes]]:
+        async with wsctl.connect(raw_server([]).url, channel_capacity=16) as client:
+            connection = client._connection
+            connection.data_received(chunk)  # one read's worth, more than the queue's 16
+            paused = not connection.transport.is_reading()
+            queued = len(connection.recv_messages.items)
+            batch = await client.recv_batch()
+            assert batch is not None
+            return paused, queued, connection.transport.is_reading(), [d for _, d in batch]
+
+    paused, queued, reading_again, payloads = asyncio.run(run())
+    assert paused and queued == 1000
+    assert reading_again
+    assert payloads == [b"%05d" % i for i in range(1000)]
