@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
-from json.encoder import encode_basestring  # what json.dumps uses with ensure_ascii=False
 from typing import BinaryIO, Literal
 
 from wsctl.core import HandshakeEvent, Message
@@ -110,7 +108,10 @@ class MessageWriter:
         self.count += len(batch)
         buffer = self._buffer
         if self.json_lines:
-            # Byte for byte what event() writes through json.dumps(record, ensure_ascii=False).
+            # Byte for byte what event() writes through json.dumps(record, ensure_ascii=False),
+            # whose string encoder this is.
+            from json.encoder import encode_basestring
+
             head = b"{"
             if self.timestamps:  # one reading per batch: its messages arrived together
                 head = b'{"time": "' + _utc_timestamp().encode("ascii") + b'", '
@@ -140,6 +141,8 @@ class MessageWriter:
 
     def event(self, record: dict[str, object]) -> None:
         """Write one NDJSON record (a message or, with ``--events``, a connection event)."""
+        import json  # here: plain output, the usual case, never needs it
+
         if self.timestamps:
             record = {"time": _utc_timestamp(), **record}
         self._write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
