@@ -275,12 +275,13 @@ def build_report(record: RunRecord) -> dict[str, Any]:
 
 # -- JUnit XML -----------------------------------------------------------------------------
 
-# Characters XML 1.0 cannot carry at all, even escaped.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Characters XML 1.0 cannot carry at all, even escaped.  A pattern, compiled (and cached by
+# re) on first use: most runs write no JUnit report.
+_XML_ILLEGAL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]"
 
 
 def _xml_text(text: str) -> str:
-    return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return re.sub(_XML_ILLEGAL, lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _seconds(ms: float | None) -> str:
