@@ -357,16 +357,37 @@ def test_messages_after_the_servers_close_are_discarded(raw_server: type[RawServ
     assert seen.close_code == 1000
 
 
-def test_json_output_of_the_batch_path_matches_json_dumps(raw_server: type[RawServer]) -> None:
+@pytest.mark.parametrize(
+    ("texts", "binary"),
+    [
+        # Text that needs escapes, and a binary message: record by record.
+        (['{"a": 1}', 'quote " backslash \\ tab \t', "é€😀", "\x00\x1f"], b"\xff\x00"),
+        # Text only, none needing an escape: the batch is written with one join.
+        (["plain", "", "é€😀 and ~ \x7f", "1234567890" * 20], None),
+    ],
+    ids=["escapes-and-binary", "text-without-escapes"],
+)
+def test_json_output_of_the_batch_path_matches_json_dumps(
+    raw_server: type[RawServer], texts: list[str], binary: bytes | None
+) -> None:
     import json
 
-    texts = ['{"a": 1}', 'quote " backslash \\ tab \t', "é€😀", "\x00\x1f"]
-    stream = [b"".join(frame(TEXT, t.encode()) for t in texts) + frame(BINARY, b"\xff\x00")]
-    stream.append(close_frame(1000))
-    _code, out, _err, _seen = listen(raw_server(stream), "--json")
+    frames = [frame(TEXT, t.encode()) for t in texts]
+    if binary is not None:
+        frames.append(frame(BINARY, binary))
+    stream = [b"".join(frames) + close_frame(1000)]
     expected = [json.dumps({"type": "text", "data": t}, ensure_ascii=False) for t in texts]
-    expected.append(json.dumps({"type": "binary", "data": base64.b64encode(b"\xff\x00").decode()}))
+    if binary is not None:
+        record = {"type": "binary", "data": base64.b64encode(binary).decode()}
+        expected.append(json.dumps(record))
+    _code, out, _err, _seen = listen(raw_server(stream), "--json")
     assert out.decode().splitlines() == expected
+    _code, out, _err, _seen = listen(raw_server(stream), "--json", "--timestamps")
+    records = [json.loads(line) for line in out.decode().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "time"} for r in records] == [
+        json.loads(line) for line in expected
+    ]
+    assert all(next(iter(r)) == "time" and r["time"].endswith("Z") for r in records)
 
 
 def test_the_fast_path_is_in_use() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 from typing import BinaryIO, Literal
 
@@ -36,6 +37,9 @@ def _utc_timestamp() -> str:
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
+
+#: Bytes that a JSON string must escape (with ``ensure_ascii=False``, as wsctl writes it).
+_JSON_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
 
 #: Longest time received output waits in the buffer before it is written out.
 FLUSH_INTERVAL = 0.002
@@ -103,29 +107,14 @@ class MessageWriter:
         valid UTF-8 (as :meth:`wsctl.core.Client.recv_batch` returns them).
 
         The same output as :meth:`message` for each, with the per-message work cut to the
-        bone for the common cases: plain text to a file or pipe, and NDJSON.
+        bone for the common cases, plain text to a file or pipe and NDJSON: a batch of text
+        messages is written with one ``join``.
         """
         self.count += len(batch)
-        buffer = self._buffer
+        payloads = [data for is_text, data in batch if is_text]
+        every_text = len(payloads) == len(batch)
         if self.json_lines:
-            # Byte for byte what event() writes through json.dumps(record, ensure_ascii=False),
-            # whose string encoder this is.
-            from json.encoder import encode_basestring
-
-            head = b"{"
-            if self.timestamps:  # one reading per batch: its messages arrived together
-                head = b'{"time": "' + _utc_timestamp().encode("ascii") + b'", '
-            text_head = head + b'"type": "text", "data": '
-            binary_head = head + b'"type": "binary", "data": "'
-            for is_text, data in batch:
-                if is_text:
-                    buffer += text_head
-                    buffer += encode_basestring(data.decode()).encode("utf-8")
-                    buffer += b"}\n"
-                else:
-                    buffer += binary_head
-                    buffer += base64.b64encode(data)
-                    buffer += b'"}\n'
+            self._json_batch(batch, payloads if every_text else None)
         elif self._escape or self.binary_format != "base64":
             for is_text, data in batch:  # a terminal, or binary shown as hex or raw
                 self.count -= 1  # message() counts it again
@@ -133,11 +122,45 @@ class MessageWriter:
                     Message(TYPE_TEXT, data.decode()) if is_text else Message(TYPE_BINARY, data)
                 )
             return
+        elif every_text:
+            self._buffer += b"\n".join(payloads)
+            self._buffer += b"\n"
         else:
+            buffer = self._buffer
             for is_text, data in batch:
                 buffer += data if is_text else base64.b64encode(data)
                 buffer += b"\n"
         self._written()
+
+    def _json_batch(self, batch: list[tuple[bool, bytes]], texts: list[bytes] | None) -> None:
+        """NDJSON records for a batch, byte for byte what :meth:`event` writes through
+        ``json.dumps(record, ensure_ascii=False)``.  ``texts``: the payloads, when every
+        message is text."""
+        head = b"{"
+        if self.timestamps:  # one reading per batch: its messages arrived together
+            head = b'{"time": "' + _utc_timestamp().encode("ascii") + b'", '
+        text_head = head + b'"type": "text", "data": '
+        buffer = self._buffer
+        # Valid UTF-8 needs JSON escapes only for '"', '\\' and control characters (bytes
+        # of multi-byte sequences are all >= 0x80): without them a payload is its own JSON
+        # string, quotes aside, and the whole batch is one join.
+        if texts and _JSON_ESCAPED.search(b"".join(texts)) is None:
+            buffer += text_head + b'"'
+            buffer += (b'"}\n' + text_head + b'"').join(texts)
+            buffer += b'"}\n'
+            return
+        from json.encoder import encode_basestring  # the encoder json.dumps uses here
+
+        binary_head = head + b'"type": "binary", "data": "'
+        for is_text, data in batch:
+            if is_text:
+                buffer += text_head
+                buffer += encode_basestring(data.decode()).encode("utf-8")
+                buffer += b"}\n"
+            else:
+                buffer += binary_head
+                buffer += base64.b64encode(data)
+                buffer += b'"}\n'
 
     def event(self, record: dict[str, object]) -> None:
         """Write one NDJSON record (a message or, with ``--events``, a connection event)."""
