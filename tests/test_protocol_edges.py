@@ -325,6 +325,9 @@ def test_a_message_over_the_read_limit_closes_with_1009(raw_server: type[RawServ
     assert (code, out, seen.close_code) == (6, b"", 1009)
     messages = api_messages(raw_server(stream), read_limit=1024)
     assert messages == (["small", "x" * 1024], 1009)
+    # A limit under 126 bytes: a frame with a one-byte length can be over it too.
+    short = [frame(TEXT, b"s" * 100) + frame(BINARY, b"b" * 101) + close_frame(1000)]
+    assert api_messages(raw_server(short), read_limit=100) == (["s" * 100], 1009)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import time
 from typing import BinaryIO, Literal
 
@@ -39,7 +38,8 @@ def _utc_timestamp() -> str:
 
 
 #: Bytes that a JSON string must escape (with ``ensure_ascii=False``, as wsctl writes it).
-_JSON_ESCAPED = re.compile(rb'["\\\x00-\x1f]')
+_JSON_ESCAPED = bytes(range(0x20)) + b'"\\'
+
 
 #: Longest time received output waits in the buffer before it is written out.
 FLUSH_INTERVAL = 0.002
@@ -144,7 +144,9 @@ class MessageWriter:
         # Valid UTF-8 needs JSON escapes only for '"', '\\' and control characters (bytes
         # of multi-byte sequences are all >= 0x80): without them a payload is its own JSON
         # string, quotes aside, and the whole batch is one join.
-        if texts and _JSON_ESCAPED.search(b"".join(texts)) is None:
+        joined = b"".join(texts) if texts else b""
+        # translate() deleting those bytes is several times faster than a regex search.
+        if texts and len(joined.translate(None, _JSON_ESCAPED)) == len(joined):
             buffer += text_head + b'"'
             buffer += (b'"}\n' + text_head + b'"').join(texts)
             buffer += b'"}\n'

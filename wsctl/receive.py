@@ -312,7 +312,10 @@ class FastConnection(ClientConnection):
         if limit is None:
             limit = 1 << 64
         items = self.recv_messages.items
+        append = items.append
         queued = len(items)
+        # websockets' own state can change only while it is fed a frame: re-read it then.
+        fragmented = protocol.current_size is not None
         size = len(data)
         pos = 0
         while pos < size:
@@ -326,12 +329,26 @@ class FastConnection(ClientConnection):
                     if pos < size:
                         super().data_received(data[pos:])
                     break
+                fragmented = protocol.current_size is not None
                 continue
             if size - pos < 2:
                 self._need = 2
                 break
             head = data[pos]
             length = data[pos + 1]
+            # The common case first: a short simple frame (a length byte under 126 also means
+            # no mask bit).
+            if length < 126 and (head == 0x81 or head == 0x82) and not fragmented:
+                end = pos + 2 + length
+                if length > limit:
+                    self._passthrough = 2 + length
+                    continue
+                if end > size:
+                    self._need = 2 + length
+                    break
+                append((head == 0x81, data[pos + 2 : end]))
+                pos = end
+                continue
             masked = length & 0x80
             length &= 0x7F
             header = 2
@@ -351,12 +368,12 @@ class FastConnection(ClientConnection):
                 head in (_SIMPLE_TEXT, _SIMPLE_BINARY)
                 and not masked
                 and length <= limit
-                and protocol.current_size is None
+                and not fragmented
             ):
                 if size - pos < total:
                     self._need = total
                     break
-                items.append((head == _SIMPLE_TEXT, data[pos + header : pos + total]))
+                append((head == _SIMPLE_TEXT, data[pos + header : pos + total]))
                 pos += total
             else:
                 self._passthrough = total
