@@ -27,6 +27,8 @@ report = {
     "code": code,
     "metadata": type(metadata).__name__ if metadata is not None else None,
     "zipfile": "zipfile" in sys.modules,
+    "urllib.request": type(sys.modules.get("urllib.request")).__name__,
+    "http.client": "http.client" in sys.modules,
     "policy": "wsctl.policy" in sys.modules,
     "expectations": "wsctl.expectations" in sys.modules,
     "json": "json" in sys.modules,
@@ -52,6 +54,8 @@ def test_send_leaves_metadata_the_policy_engine_and_expectations_unloaded(
         "code": 0,
         "metadata": "_Deferred",
         "zipfile": False,
+        "urllib.request": "_Deferred",
+        "http.client": False,
         "policy": False,
         "expectations": False,
         "json": False,
@@ -71,19 +75,25 @@ def test_a_policy_file_is_still_loaded_and_enforced(
     assert echo_server.recorder.connections == 0
 
 
-@pytest.mark.parametrize("first", ["version", "from-import"])
-def test_the_metadata_stand_in_loads_the_real_module_on_use(first: str) -> None:
+@pytest.mark.parametrize(
+    "use",
+    [
+        "import importlib.metadata\nprint(importlib.metadata.version('click'))",
+        "from importlib.metadata import version\nprint(version('click'))",
+        "import importlib.metadata._meta\n"
+        "import importlib.metadata as m\nprint(m.version('click'))",
+        "import urllib.request\nurllib.request.getproxies()\n"
+        "import importlib.metadata as m\nprint(m.version('click'))",
+    ],
+    ids=["attribute", "from-import", "submodule", "urllib-request"],
+)
+def test_a_deferred_module_loads_for_real_on_first_use(use: str) -> None:
     code = (
         "import sys\n"
-        "from wsctl.startup import defer_metadata\n"
-        "defer_metadata()\n"
-        "import importlib.metadata\n"
-        + (
-            "print(importlib.metadata.version('click'))\n"
-            if first == "version"
-            else "from importlib.metadata import version\nprint(version('click'))\n"
-        )
-        + "print(type(sys.modules['importlib.metadata']).__name__)\n"
+        "from wsctl.startup import defer_unused_imports\n"
+        "defer_unused_imports()\n"
+        + use
+        + "\nprint(type(sys.modules['importlib.metadata']).__name__)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=True
