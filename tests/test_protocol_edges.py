@@ -367,8 +367,12 @@ def test_messages_after_the_servers_close_are_discarded(raw_server: type[RawServ
         (['{"a": 1}', 'quote " backslash \\ tab \t', "é€😀", "\x00\x1f"], b"\xff\x00"),
         # Text only, none needing an escape: the batch is written with one join.
         (["plain", "", "é€😀 and ~ \x7f", "1234567890" * 20], None),
+        # Text only, with quotes and backslashes: record by record.
+        (['{"a": "b\\"c"}', 'back\\slash "q"', "é€", "end\\", '""', "\\\\"], None),
+        # Text only, one with control characters: record by record.
+        (['{"a": 1}', "tab\there", "new\nline", "ok"], None),
     ],
-    ids=["escapes-and-binary", "text-without-escapes"],
+    ids=["escapes-and-binary", "text-without-escapes", "quotes-backslashes", "controls"],
 )
 def test_json_output_of_the_batch_path_matches_json_dumps(
     raw_server: type[RawServer], texts: list[str], binary: bytes | None
