@@ -81,6 +81,8 @@ class Tool:
     send: Callable[[str, Path], Invocation]  # (url, file with the lines)
     # The same one-shot, piped, closing as soon as stdin ends: does the reply survive?
     at_eof: Callable[[str, str, Path], Invocation] | None = None
+    # Writes NDJSON ({"type": "text", "data": ...} per line) instead of bare messages.
+    json_output: bool = False
 
 
 def _run_text(argv: list[str]) -> str:
@@ -108,30 +110,76 @@ def _interpreter(script: str) -> str | None:
     return None
 
 
+#: A regular (non-editable) install of this tree, as users run it: see install_wsctl().
+WSCTL_VENV = PEERS / "wsctl-venv"
+
+
+def install_wsctl() -> str:
+    """(Re)install this tree into ``bench/peers/wsctl-venv`` with ``pip install .``.
+
+    A regular install, bytecode compiled by pip, as a user gets it: an editable install adds
+    an import finder (~10 ms a start) and, run from the repository, imports the source tree,
+    whose bytecode may not be cached (``PYTHONDONTWRITEBYTECODE``).  Dependencies are
+    installed once; later runs reinstall only wsctl itself (a few seconds).
+    """
+    python = WSCTL_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(WSCTL_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", str(BENCH.parent)], check=True
+        )
+    else:
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--force-reinstall",
+                str(BENCH.parent),
+            ],
+            check=True,
+        )
+    return str(WSCTL_VENV / "bin" / "wsctl")
+
+
 def find_wsctl(explicit: str | None) -> str | None:
-    """The ``wsctl`` script: given, beside this interpreter (an unactivated venv), or on PATH."""
+    """The ``wsctl`` script: given, the bench's own install, beside this interpreter (an
+    unactivated venv), or on PATH."""
     if explicit:
         return explicit
+    if (WSCTL_VENV / "bin" / "wsctl").exists():
+        return str(WSCTL_VENV / "bin" / "wsctl")
     beside = Path(sys.executable).parent / "wsctl"
     return str(beside) if beside.exists() else shutil.which("wsctl")
 
 
-def wsctl_tool(path: str) -> Tool:
-    """wsctl itself, by the command names of its CLI."""
+def wsctl_tool(path: str, extra: tuple[str, ...] = ()) -> Tool:
+    """wsctl itself, by the command names of its CLI; ``extra`` options on every command
+    (``--json``: the NDJSON variant, a row of its own)."""
+    more = " ".join(extra)
+    tail = f" {more}" if more else ""
     return Tool(
-        name="wsctl",
+        name="wsctl" + tail,
         path=path,
+        json_output="--json" in extra,
         version=_run_text([path, "--version"]),
         oneshot=lambda url, msg, _f: Invocation(
-            [path, "send", url, msg, "--wait", "1"], "wsctl send URL MSG --wait 1"
+            [path, "send", url, msg, "--wait", "1", *extra], f"wsctl send URL MSG --wait 1{tail}"
         ),
-        listen=lambda url: Invocation([path, "listen", url], "wsctl listen URL > file"),
+        listen=lambda url: Invocation(
+            [path, "listen", url, *extra], f"wsctl listen URL{tail} > file"
+        ),
         send=lambda url, lines: Invocation(
-            [path, "send", url, "--wait-time", "0"],
-            "wsctl send URL --wait-time 0 < lines",
+            [path, "send", url, "--wait-time", "0", *extra],
+            f"wsctl send URL --wait-time 0{tail} < lines",
             stdin=lines,
         ),
-        at_eof=lambda url, _msg, f: Invocation(
+        at_eof=None
+        if extra
+        else lambda url, _msg, f: Invocation(
             [path, "send", url, "--wait-time", "0"],
             "echo MSG | wsctl send URL --wait-time 0 (close at once)",
             stdin=f,
@@ -251,6 +299,7 @@ class Outcome:
 
     wall: float  # seconds from spawn to reaped
     t_exit: float  # CLOCK_MONOTONIC when it was reaped
+    t_start: float  # CLOCK_MONOTONIC just before it was spawned
     returncode: int | None
     maxrss_kib: int | None  # peak resident set of the client process itself
     cpu: float  # user + system seconds of the client (and the GNU time wrapper, ~1 ms)
@@ -356,6 +405,7 @@ def run_client(
     return Outcome(
         wall=t_exit - t0,
         t_exit=t_exit,
+        t_start=t0,
         returncode=proc.returncode,
         maxrss_kib=maxrss,
         cpu=usage.ru_utime + usage.ru_stime,
@@ -504,7 +554,9 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
                 rows[name]["how"] = inv.how
                 out_path = cfg.workdir / "oneshot.out"
                 with open(out_path, "wb") as out_file:
+                    watch = FileWatch(out_path, len(msg), needle=msg.encode())
                     out = run_client(inv, out_file, cfg.oneshot_timeout)
+                    watch.stop()
                 report = None if name == "floor" else srv.report(tag, timeout=2.0)
                 if round_ == 0:
                     continue
@@ -517,6 +569,11 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
                 }
                 if name != "floor":
                     run["reply"] = msg.encode() in out_path.read_bytes()
+                    # Start to reply printed: what a person waits for, whatever the client
+                    # does after it (wscat and wsdump wait a fixed second before exiting).
+                    run["to_reply"] = (
+                        watch.t_complete - out.t_start if watch.t_complete is not None else None
+                    )
                     run["sent"] = bool(report and report.get("received"))
                     run["client_close"] = client_close(report)
                 rows[name]["runs"].append(run)
@@ -526,6 +583,9 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
         row["min"] = min(walls)
         row["maxrss_mib"] = peak_mib(row["runs"])
         if "reply" in row["runs"][0]:
+            to_reply = [r["to_reply"] for r in row["runs"] if r["to_reply"] is not None]
+            row["reply_median"] = statistics.median(to_reply) if to_reply else None
+            row["reply_min"] = min(to_reply) if to_reply else None
             row["replies"] = sum(r["reply"] for r in row["runs"])
             row["sent"] = sum(r["sent"] for r in row["runs"])
             row["client_close"] = sorted({r["client_close"] for r in row["runs"]})
@@ -537,14 +597,22 @@ def bench_oneshot(cfg: Config, tools: list[Tool], floor_python: str) -> dict[str
     return rows
 
 
-def check_lines(path: Path, count: int, size: int) -> dict[str, Any]:
-    """Check a client's output file: one message per line, in sequence."""
+#: What NDJSON adds to each line: {"type": "text", "data": "..."} around the message.
+JSON_LINE_OVERHEAD = len(b'{"type": "text", "data": ""}')
+
+
+def check_lines(path: Path, count: int, size: int, json_output: bool = False) -> dict[str, Any]:
+    """Check a client's output file: one message per line (or NDJSON record), in sequence."""
     check = SequenceCheck(count, size)
     data = path.read_bytes()
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the newline after the last message
     for line in lines:
+        if json_output:
+            # A line that is not such a record stays as it is: the check counts it as junk.
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+                line = json.loads(line)["data"].encode()
         check.add(line)
     return check.summary()
 
@@ -555,18 +623,21 @@ class FileWatch:
     That moment is when a listen client has delivered every message: later than its reply
     to the server's Close (websocat answers the Close long before it has written the data
     out) and earlier than its exit (which adds interpreter teardown).
+
+    With ``needle``, the moment is when the file first contains those bytes (a one-shot's
+    reply, whatever else the client prints around it).
     """
 
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, needle: bytes | None = None) -> None:
         self.t_complete: float | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, args=(path, size), daemon=True)
+        self._thread = threading.Thread(target=self._poll, args=(path, size, needle), daemon=True)
         self._thread.start()
 
-    def _poll(self, path: Path, size: int) -> None:
+    def _poll(self, path: Path, size: int, needle: bytes | None) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(OSError):
-                if path.stat().st_size >= size:
+                if path.stat().st_size >= size and (needle is None or needle in path.read_bytes()):
                     self.t_complete = now()
                     return
             time.sleep(0.0005)
@@ -585,15 +656,18 @@ def bench_listen(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
     messages never completes the file: its span then ends when it exits.
     """
     rows: dict[str, dict[str, Any]] = {}
-    complete_size = cfg.count * (cfg.size + 1)  # one line per message
+    line = cfg.size + 1  # one line per message
     with server("blast", cfg.count, cfg.size, cfg.python) as srv:
         for rep in range(cfg.repeat):
             for tool in tools:
-                tag = f"listen-{tool.name}-{rep}"
+                tag = f"listen-{tool.name}-{rep}".replace(" ", "")
                 inv = tool.listen(srv.url(tag))
                 row = rows.setdefault(tool.name, {"how": inv.how, "runs": []})
                 out_path = cfg.workdir / f"{tag}.out"
                 with open(out_path, "wb") as out_file:
+                    complete_size = cfg.count * (
+                        line + (JSON_LINE_OVERHEAD if tool.json_output else 0)
+                    )
                     watch = FileWatch(out_path, complete_size)
 
                     def release(tag: str = tag, watch: FileWatch = watch) -> str:
@@ -611,7 +685,7 @@ def bench_listen(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
                     out = run_client(inv, out_file, cfg.timeout, release=release)
                     watch.stop()
                 report = srv.report(tag, timeout=5.0) or {}
-                run: dict[str, Any] = check_lines(out_path, cfg.count, cfg.size)
+                run: dict[str, Any] = check_lines(out_path, cfg.count, cfg.size, tool.json_output)
                 out_path.unlink()
                 notes = outcome_notes(out)
                 if report.get("t_early") is not None:
@@ -657,7 +731,7 @@ def bench_send(cfg: Config, tools: list[Tool]) -> dict[str, Any]:
     with server("sink", cfg.count, cfg.size, cfg.python) as srv:
         for rep in range(cfg.repeat):
             for tool in tools:
-                tag = f"send-{tool.name}-{rep}"
+                tag = f"send-{tool.name}-{rep}".replace(" ", "")
                 inv = tool.send(srv.url(tag), lines)
                 row = rows.setdefault(tool.name, {"how": inv.how, "runs": []})
                 out = run_client(inv, subprocess.DEVNULL, cfg.timeout)
@@ -851,6 +925,11 @@ def fmt_mib(mib: float | None) -> str:
     return "-" if mib is None else f"{mib:.1f}"
 
 
+def fmt_ms(seconds: float | None) -> str:
+    """Seconds as whole milliseconds, or a dash."""
+    return "-" if seconds is None else f"{seconds * 1000:.0f}"
+
+
 def fmt_rate(rate: float | None) -> str:
     """Messages per second, or a dash when there is none."""
     return "-" if rate is None else f"{rate:,.0f}"
@@ -904,6 +983,7 @@ def render(result: dict[str, Any]) -> str:
                     f"{row['min'] * 1000:.0f}",
                     f"{row['x_floor']:.2f}",
                     f"{row['x_floor_min']:.2f}",
+                    fmt_ms(row.get("reply_median")),
                     fmt_mib(row["maxrss_mib"]),
                     sent,
                     replies,
@@ -922,6 +1002,7 @@ def render(result: dict[str, Any]) -> str:
                     "min ms",
                     "x floor",
                     "x floor (min)",
+                    "reply ms",
                     "peak RSS MiB",
                     "sent",
                     "replies",
@@ -981,7 +1062,65 @@ def render(result: dict[str, Any]) -> str:
             ),
             *notes_block(result[key]),
         ]
+    parts += ratios_block(result)
     return "\n".join(parts)
+
+
+#: Issue 12's targets: (what, the ratio's figures, how it compares, the bound).
+TARGETS = (
+    ("listen msg/s, wsctl / wscat", ("listen", "wsctl", "wscat", "rate"), ">=", 1.5),
+    (
+        "listen msg/s, wsctl / websocat (stretch)",
+        ("listen", "wsctl", "websocat", "rate"),
+        ">=",
+        0.5,
+    ),
+    ("send msg/s, wsctl / websocat", ("send", "wsctl", "websocat", "rate"), ">=", 0.75),
+    ("one-shot reply ms, wsctl / wscat", ("oneshot", "wsctl", "wscat", "reply_median"), "<=", 1.0),
+    (
+        "one-shot reply ms (min), wsctl / wscat",
+        ("oneshot", "wsctl", "wscat", "reply_min"),
+        "<=",
+        1.0,
+    ),
+    ("one-shot exit ms, wsctl / floor", ("oneshot", "wsctl", "floor", "median"), "<=", 1.15),
+    ("one-shot exit ms (min), wsctl / floor", ("oneshot", "wsctl", "floor", "min"), "<=", 1.15),
+    ("listen msg/s, --json / plain", ("listen", "wsctl --json", "wsctl", "rate"), ">=", 1 / 1.3),
+    ("one-shot ms, --json / plain", ("oneshot", "wsctl --json", "wsctl", "median"), "<=", 1.3),
+)
+
+
+def ratios_block(result: dict[str, Any]) -> list[str]:
+    """Same-run ratios against the targets, and wsctl's peak RSS in every scenario."""
+    rows = []
+    for what, (scenario, mine, theirs, key), op, bound in TARGETS:
+        table_ = result.get(scenario, {})
+        a = table_.get(mine, {}).get(key)
+        b = table_.get(theirs, {}).get(key)
+        if not a or not b:
+            continue
+        ratio = a / b
+        met = ratio >= bound if op == ">=" else ratio <= bound
+        rows.append([what, f"{ratio:.3f}", f"{op} {bound:.2f}", "yes" if met else "NO"])
+    for scenario in SCENARIOS:
+        for name, row in result.get(scenario, {}).items():
+            if name.startswith("wsctl") and row.get("maxrss_mib") is not None:
+                met = row["maxrss_mib"] <= 30
+                rows.append(
+                    [
+                        f"peak RSS MiB, {name} {scenario}",
+                        fmt_mib(row["maxrss_mib"]),
+                        "<= 30",
+                        "yes" if met else "NO",
+                    ]
+                )
+    if not rows:
+        return []
+    return [
+        "",
+        "ratios (same run) against issue 12's targets",
+        table(["ratio", "value", "target", "met"], rows),
+    ]
 
 
 # --------------------------------------------------------------------------- main
@@ -1004,7 +1143,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=64, help="bytes per message")
     p.add_argument("--repeat", type=int, default=3, help="listen and send runs per tool")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before a client is killed")
-    p.add_argument("--wsctl", help="path of the wsctl executable (default: found)")
+    p.add_argument(
+        "--wsctl",
+        help="path of the wsctl executable (default: this tree, installed into "
+        "bench/peers/wsctl-venv first)",
+    )
+    p.add_argument(
+        "--no-install",
+        action="store_true",
+        help="use bench/peers/wsctl-venv (or PATH) as it is, without reinstalling this tree",
+    )
+    p.add_argument("--no-json", action="store_true", help="leave out the wsctl --json rows")
     p.add_argument(
         "--wait-idle",
         type=float,
@@ -1030,11 +1179,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     wanted = [t for t in args.tools.split(",") if t]
     tools: list[Tool] = []
+    if args.wsctl is None and not args.no_install and "wsctl" in wanted:
+        print(f"installing this tree into {WSCTL_VENV} (pip install .)...", file=sys.stderr)
+        install_wsctl()
     wsctl = find_wsctl(args.wsctl)
     if "wsctl" in wanted:
         if wsctl is None:
-            sys.exit("wsctl not found: install it (pip install -e .) or pass --wsctl PATH")
+            sys.exit("wsctl not found: install it (pip install .) or pass --wsctl PATH")
         tools.append(wsctl_tool(wsctl))
+        if not args.no_json:
+            tools.append(wsctl_tool(wsctl, ("--json",)))
     floor_python = (_interpreter(wsctl) if wsctl else None) or sys.executable
     if "websockets" in wanted:
         tools.append(bare_tool(floor_python))

@@ -15,7 +15,7 @@ import base64
 import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,18 +23,14 @@ from wsctl.core import Client, Message
 from wsctl.durations import format_duration
 from wsctl.environment import Environment
 from wsctl.errors import CheckFailed, ConnectionClosedAbnormally, ExitCode, InvalidInput
-from wsctl.expectations import (
-    Expectation,
-    Matcher,
-    parse_close_expectation,
-    parse_json_expectation,
-    parse_regex,
-)
 from wsctl.options import DURATION
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.report import ReportTarget, RunRecord, parse_report_target, recording
 from wsctl.session import Receiver, close_quietly, run
 from wsctl.settings import close_code_name
+
+if TYPE_CHECKING:
+    from wsctl.expectations import Expectation, Matcher
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +42,18 @@ PREVIEW_CHARS = 200
 
 
 # -- options -------------------------------------------------------------------------------
+
+
+def _expectation_parser(name: str) -> Callable[[str], Any]:
+    """A parser of :mod:`wsctl.expectations`, imported when first used: a run without
+    --expect options (most) never pays for that module."""
+
+    def parse(text: str) -> Any:
+        from wsctl import expectations
+
+        return getattr(expectations, name)(text)
+
+    return parse
 
 
 class _ParserType(click.ParamType):  # type: ignore[type-arg]
@@ -64,9 +72,9 @@ class _ParserType(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
-REGEX = _ParserType("regex", parse_regex)
-JSON_CONDITION = _ParserType("path=value", parse_json_expectation)
-CLOSE_EXPECTATION = _ParserType("code", parse_close_expectation)
+REGEX = _ParserType("regex", _expectation_parser("parse_regex"))
+JSON_CONDITION = _ParserType("path=value", _expectation_parser("parse_json_expectation"))
+CLOSE_EXPECTATION = _ParserType("code", _expectation_parser("parse_close_expectation"))
 REPORT = _ParserType("[junit:]file", parse_report_target)
 
 
@@ -82,6 +90,8 @@ class Checks:
         """A fresh :class:`Checker` for one run; ``None`` when nothing is expected."""
         if not self.expectations:
             return None
+        from wsctl.expectations import Matcher
+
         return Checker(Matcher(self.expectations), self.timeout, status)
 
     def run(self, env: Environment, record: RunRecord, session: Coroutine[Any, Any, int]) -> int:

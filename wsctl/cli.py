@@ -17,6 +17,7 @@ import click
 from wsctl import __version__
 from wsctl.environment import Environment
 from wsctl.errors import ExitCode, OutputClosed, Terminated, WebSocketError
+from wsctl.startup import defer_unused_imports
 
 #: Subcommand name → module exposing ``command``.  Imported lazily by :class:`LazyGroup`.
 COMMANDS: dict[str, str] = {
@@ -141,6 +142,7 @@ def _show_response_body(exc: WebSocketError) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every error is turned into a one-line message."""
+    defer_unused_imports()  # before any command imports websockets
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args or os.environ.get("WSCTL_TRACEBACK") == "1"
     if show_traceback:

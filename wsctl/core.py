@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
@@ -41,6 +41,8 @@ from wsctl.errors import (
     Timeout,
     WebSocketError,
 )
+from wsctl.framing import text_frames
+from wsctl.receive import FastConnection
 from wsctl.redact import redact_text, redact_url
 from wsctl.settings import (
     BINARY,
@@ -60,6 +62,8 @@ from wsctl.urls import show_url, url_problem
 
 if TYPE_CHECKING:
     from wsctl.policy import PolicySet
+
+_T = TypeVar("_T")
 
 #: The default of ``close_timeout``: how long closing waits for the server's Close frame.
 CLOSE_TIMEOUT = DEFAULT_CLOSE_TIMEOUT
@@ -102,7 +106,7 @@ Observer = Callable[[HandshakeEvent], None]
 class Client:
     """An open WebSocket connection (the spec's ``Client``)."""
 
-    def __init__(self, connection: ClientConnection, url: str, options: ConnectOptions) -> None:
+    def __init__(self, connection: FastConnection, url: str, options: ConnectOptions) -> None:
         self._connection = connection
         self.url = url
         self.options = options
@@ -205,11 +209,14 @@ class Client:
         # protocol still holds and waits for the write buffer to drain (backpressure).
         async with connection.send_context():
             protocol = connection.protocol
-            for message in messages:
-                protocol.send_text(message)
-            # Only frames are pending here: the connection was open on entry and nothing has
-            # awaited since, so no close (whose end-of-stream marker is an empty chunk) is.
-            connection.transport.write(b"".join(protocol.data_to_send()))
+            if protocol.extensions or protocol.expect_continuation_frame:
+                for message in messages:  # compressed frames: websockets' encoder
+                    protocol.send_text(message)
+                # Only frames are pending here: the connection was open on entry and nothing
+                # has awaited since, so no close (its end-of-stream marker is an empty chunk).
+                connection.transport.write(b"".join(protocol.data_to_send()))
+            else:
+                connection.transport.write(text_frames(messages))
 
     async def _send(self, message: str | bytes, text: bool) -> None:
         await self._guarded(self._connection.send(message, text=text))
@@ -258,13 +265,31 @@ class Client:
         Raises :class:`ConnectionClosedAbnormally` after an abnormal closure and
         :class:`Timeout` when no message arrives within ``read_timeout``.
         """
+        data = await self._receive(self._connection.recv())
+        if data is None:
+            return None
+        if isinstance(data, str):
+            return Message(TYPE_TEXT, data)
+        return Message(TYPE_BINARY, data)
+
+    async def recv_batch(self) -> list[tuple[bool, bytes]] | None:
+        """Every message that has arrived, waiting for at least one; ``None`` once the
+        connection has closed normally.  Errors and ``read_timeout`` as for :meth:`recv`.
+
+        Each message is an ``(is_text, payload)`` pair; text payloads are valid UTF-8, still
+        encoded.  One await per batch instead of per message: for consumers that write
+        messages out as fast as they come (``wsctl listen``).
+        """
+        return await self._receive(self._connection.recv_batch())
+
+    async def _receive(self, receiving: Awaitable[_T]) -> _T | None:
+        """Await ``receiving`` within the read timeout, turning closures into wsctl errors."""
         self._receiving = True
         try:
             if self._read_timeout is None:
-                data = await self._connection.recv()
-            else:
-                async with asyncio.timeout(self._read_timeout):
-                    data = await self._connection.recv()
+                return await receiving
+            async with asyncio.timeout(self._read_timeout):
+                return await receiving
         except TimeoutError:
             raise Timeout(
                 f"no message within {format_duration(self._read_timeout or 0)} (--read-timeout)"
@@ -276,9 +301,6 @@ class Client:
             raise error from None
         finally:
             self._receiving = False
-        if isinstance(data, str):
-            return Message(TYPE_TEXT, data)
-        return Message(TYPE_BINARY, data)
 
     async def __aiter__(self) -> AsyncIterator[Message]:
         while (message := await self.recv()) is not None:
@@ -421,7 +443,12 @@ class Client:
 # -- connecting --------------------------------------------------------------------------
 
 
-class _ObservedConnection(GuardedConnection):
+class _Connection(GuardedConnection, FastConnection):
+    """websockets' client connection with a bounded upgrade response (GuardedConnection)
+    and the fast receive path for simple frames (FastConnection)."""
+
+
+class _ObservedConnection(_Connection):
     """A ClientConnection that reports its handshake to the observer, even when it fails."""
 
     observer: Observer | None = None
@@ -567,11 +594,21 @@ class _PolicyCheckedConnect(ws_connect):
         return kept or None, list(names)
 
 
-def _load_policies(options: ConnectOptions) -> PolicySet:
-    """The :class:`wsctl.policy.PolicySet` in force now (``options.policy`` if given)."""
+def _allow(url: str) -> None:
+    """The check when no policy is in force: every URL is allowed."""
+
+
+def _load_policies(options: ConnectOptions) -> PolicySet | None:
+    """The :class:`wsctl.policy.PolicySet` in force now (``options.policy`` if given);
+    ``None`` when no policy file exists anywhere, the usual case, which then skips importing
+    the policy engine at all."""
     if options.policy is not None:
         given: PolicySet = options.policy
         return given
+    from wsctl.policy_files import any_policy_present
+
+    if not any_policy_present(options.policy_file):
+        return None
     from wsctl import policy as policy_module
 
     return policy_module.discover(options.policy_file)
@@ -659,7 +696,7 @@ def _websockets_kwargs(options: ConnectOptions, observer: Observer | None) -> di
     connection_class = (
         type("ObservedConnection", (_ObservedConnection,), {"observer": staticmethod(observer)})
         if observer is not None
-        else GuardedConnection
+        else _Connection
     )
     kwargs: dict[str, Any] = {
         "subprotocols": list(options.subprotocols) or None,
@@ -830,7 +867,7 @@ async def open_client(
     validate_url(url)
     _check_one_authorization(url, options)
     policies = _load_policies(options)
-    check_url: Callable[[str], None] = policies.check_connect
+    check_url: Callable[[str], None] = policies.check_connect if policies is not None else _allow
     check_url(url)
     transport = _prepare_transport(url, options, policies)
 
@@ -893,6 +930,7 @@ async def _open_once(
         # Library messages may quote a URL (a redirect target, a proxy): never its secrets.
         error.message = redact_text(error.message)
         raise error from None
+    assert isinstance(connection, FastConnection)  # the create_connection class we passed
     client = Client(connection, connector.uri, options)
     if options.compression and observer is not None:
         described = client.compression or (

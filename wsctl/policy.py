@@ -27,6 +27,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from wsctl.errors import InvalidInput, PermissionDenied
+from wsctl.policy_files import SYSTEM_POLICY_PATH as SYSTEM_POLICY_PATH
+from wsctl.policy_files import present as _present
+from wsctl.policy_files import system_policy
+from wsctl.policy_files import user_policy as _user_policy
 
 if TYPE_CHECKING:
     import tomllib
@@ -85,7 +89,6 @@ PROXY_PORTS: Final[Mapping[str, int]] = {
 _ALL_PORTS: Final[Mapping[str, int]] = {**DEFAULT_PORTS, **PROXY_PORTS}
 #: ``proxy_resolution``: what to do with a proxy that resolves the target's name itself.
 ProxyResolution = Literal["deny", "trust"]
-SYSTEM_POLICY_PATH: Final = "/etc/wsctl/policy.toml"
 #: A policy is a short hand-written file; anything bigger is a mistake (``--policy /dev/zero``).
 MAX_POLICY_BYTES: Final = 1024 * 1024
 
@@ -1130,32 +1133,6 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     return parse_policy(text, source)
 
 
-def _present(path: str) -> bool:
-    """Whether something is at ``path``; only a definite "no such file" counts as absent."""
-    try:
-        os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except (OSError, ValueError):
-        return True  # there but not accessible: loading it will fail and say why (fail closed)
-    return True
-
-
-def _user_policy(explicit: str | None, environ: Mapping[str, str]) -> tuple[str, str, bool]:
-    """(path, origin, must exist) of the user's policy."""
-    if explicit is not None:
-        return explicit, "--policy", True
-    named = environ.get("WSCTL_POLICY")
-    if named:
-        # Explicitly configured: a missing file is an error, not "no policy".
-        return named, "$WSCTL_POLICY", True
-    config = environ.get("XDG_CONFIG_HOME")
-    if not config or not os.path.isabs(config):  # the XDG spec says to ignore relative paths
-        home = environ.get("HOME") or os.path.expanduser("~")
-        config = os.path.join(home, ".config")
-    return os.path.join(config, "wsctl", "policy.toml"), "user", False
-
-
 def discover(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> PolicySet:
     """Load the policies in force: the machine's, then the user's.
 
@@ -1167,7 +1144,7 @@ def discover(explicit: str | None = None, environ: Mapping[str, str] | None = No
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     found: list[Policy] = []
-    system = env.get("WSCTL_SYSTEM_POLICY") or SYSTEM_POLICY_PATH
+    system = system_policy(env)
     if _present(system):
         found.append(replace(load_policy(system), origin="system"))
     user, origin, required = _user_policy(explicit, env)

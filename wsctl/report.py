@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:  # imported where used: most runs write no JUnit report
     import xml.etree.ElementTree as ET
 
+    from wsctl.expectations import Matcher
+
 from wsctl import __version__
 from wsctl.diagnostics import body_excerpt, tls_summary
 from wsctl.errors import (
@@ -32,7 +34,6 @@ from wsctl.errors import (
     OutputClosed,
     WebSocketError,
 )
-from wsctl.expectations import CloseExpectation, JsonExpectation, Matcher, RegexExpectation
 from wsctl.redact import redact_header, redact_text, redact_url
 
 ReportFormat = Literal["json", "junit"]
@@ -203,6 +204,8 @@ def _close_dict(client: Any) -> dict[str, Any] | None:
 def _expectation_dicts(matcher: Matcher | None) -> list[dict[str, Any]]:
     if matcher is None:
         return []
+    from wsctl.expectations import CloseExpectation, JsonExpectation, RegexExpectation
+
     results = []
     for outcome in matcher.outcomes():
         expectation = outcome.expectation
@@ -288,12 +291,13 @@ def build_report(record: RunRecord) -> dict[str, Any]:
 
 # -- JUnit XML -----------------------------------------------------------------------------
 
-# Characters XML 1.0 cannot carry at all, even escaped.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Characters XML 1.0 cannot carry at all, even escaped.  A pattern, compiled (and cached by
+# re) on first use: most runs write no JUnit report.
+_XML_ILLEGAL = "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]"
 
 
 def _xml_text(text: str) -> str:
-    return _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return re.sub(_XML_ILLEGAL, lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _seconds(ms: float | None) -> str:
