@@ -114,7 +114,7 @@ class MessageWriter:
         self.count += len(batch)
         payloads = [data for is_text, data in batch if is_text]
         every_text = len(payloads) == len(batch)
-        if self.json_lines:
+        if self.json_lines and not self._escape:  # a terminal: message() escapes each record
             self._json_batch(batch, payloads if every_text else None)
         elif self._escape or self.binary_format != "base64":
             for is_text, data in batch:  # a terminal, or binary shown as hex or raw
