@@ -127,3 +127,20 @@ def test_reply_with_reconnect_is_refused(make_server: MakeServer) -> None:
     result = invoke(["listen", server.url, "--reply", "^2$=>3", "--reconnect"])
     assert result.exit_code == 2
     assert server.recorder.connections == 0
+
+
+async def interleaved_heartbeats(connection: ServerConnection, recorder: Recorder) -> None:
+    """``2`` before every event, all at once: one receive batch mixes both kinds."""
+    for tick in range(5):
+        await connection.send("2")
+        await connection.send(f"event {tick}")
+    async for message in connection:
+        recorder.messages.append(message)
+
+
+def test_listen_count_counts_printed_messages_not_answered_ones(make_server: MakeServer) -> None:
+    # -n 3: three events printed; the heartbeats answered in between do not count.
+    server = make_server(interleaved_heartbeats)
+    result = invoke(["listen", server.url, "--reply", "^2$=>3", "-n", "3"])
+    assert result.exit_code == 0, result.stderr
+    assert result.lines == ["event 0", "event 1", "event 2"]

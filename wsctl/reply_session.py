@@ -21,6 +21,7 @@ from wsctl.core import Client, Message
 from wsctl.errors import InvalidInput, WebSocketError
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.replies import Replier, Reply, parse_reply
+from wsctl.settings import TYPE_BINARY, TYPE_TEXT
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,6 +101,14 @@ class ReplyingWriter(MessageWriter):
             return
         show_reply(self.status, message.data, answer)
         self._answers.put_nowait(answer)
+
+    def messages(self, batch: list[tuple[bool, bytes]]) -> None:
+        """A batch from :meth:`wsctl.core.Client.recv_batch`: each message answered or passed
+        on, one at a time, as :meth:`message` does."""
+        for is_text, data in batch:
+            self.message(
+                Message(TYPE_TEXT, data.decode()) if is_text else Message(TYPE_BINARY, data)
+            )
 
     def event(self, record: dict[str, object]) -> None:
         """Write one NDJSON event through the inner writer."""

@@ -124,11 +124,16 @@ async def print_messages(
     write = writer.messages
     while (batch := await receive()) is not None:
         if count is not None and writer.count + len(batch) >= count:
-            write(batch[: count - writer.count])
-            await client.close()
-            writer.flush()
-            status.detail(f"received {count} messages; closed with 1000")
-            return True
+            # The count may be reached within this batch: one message at a time, since a
+            # writer may not count every message (those a --reply answers are not printed).
+            for item in batch:
+                write([item])
+                if writer.count >= count:
+                    await client.close()
+                    writer.flush()
+                    status.detail(f"received {count} messages; closed with 1000")
+                    return True
+            continue
         write(batch)
     writer.flush()
     return False
