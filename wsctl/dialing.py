@@ -136,7 +136,7 @@ async def open_checked(
     """
     from websockets.asyncio.client import connect as ws_connect
 
-    from wsctl.policy import normalize_proxy
+    from wsctl.normalize import normalize_proxy
 
     # An event loop that times connection phases (``wsctl ping``) is told a new attempt starts
     # here: the socket it would otherwise see being created comes ready-made (``sock=``).
@@ -165,7 +165,7 @@ async def open_checked(
     elif choice.scheme in REMOTE_RESOLUTION:
         distrusting = policies.distrusted_proxy_resolution()
         if distrusting is not None:
-            from wsctl.policy import normalize_url
+            from wsctl.normalize import normalize_url
 
             raise PermissionDenied(
                 f"connection to {normalize_url(url)} through proxy {normalize_proxy(choice.url)}"

@@ -27,6 +27,20 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from wsctl.errors import InvalidInput, PermissionDenied
+from wsctl.normalize import (
+    ALL_PORTS,
+    DEFAULT_PORTS,
+    PROXY_PORTS,
+    BadURL,
+    NormalizedURL,
+    normalize_proxy,
+    normalize_url,
+    parse_host,
+    parse_path,
+    parse_port,
+    split_authority,
+    split_url,
+)
 from wsctl.policy_files import SYSTEM_POLICY_PATH as SYSTEM_POLICY_PATH
 from wsctl.policy_files import present as _present
 from wsctl.policy_files import system_policy
@@ -76,17 +90,6 @@ ACTION_PATTERNS: Final[Mapping[str, frozenset[str]]] = {
     "websocket.*": frozenset(ACTIONS),
     "*": frozenset(ACTIONS),
 }
-DEFAULT_PORTS: Final[Mapping[str, int]] = {"ws": 80, "wss": 443}
-#: Proxy schemes and their default ports (as wsctl.proxy reads a proxy URL).
-PROXY_PORTS: Final[Mapping[str, int]] = {
-    "http": 80,
-    "https": 443,
-    "socks4": 1080,
-    "socks4a": 1080,
-    "socks5": 1080,
-    "socks5h": 1080,
-}
-_ALL_PORTS: Final[Mapping[str, int]] = {**DEFAULT_PORTS, **PROXY_PORTS}
 #: ``proxy_resolution``: what to do with a proxy that resolves the target's name itself.
 ProxyResolution = Literal["deny", "trust"]
 #: A policy is a short hand-written file; anything bigger is a mistake (``--policy /dev/zero``).
@@ -96,277 +99,6 @@ Effect = Literal["allow", "deny"]
 _EFFECTS: Final = ("allow", "deny")
 _TOP_KEYS: Final = ("version", "default", "proxy_resolution", "rule")
 _RULE_KEYS: Final = ("name", "actions", "resources", "effect")
-
-
-# --------------------------------------------------------------------------- URL normalisation
-
-
-class _BadURL(Exception):
-    """Internal: why a URL or pattern was rejected (turned into InvalidInput at the API edge)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class NormalizedURL:
-    """A WebSocket URL reduced to the parts a policy compares.
-
-    ``host`` is a lower-case ASCII (IDNA) name without a trailing dot, a dotted-quad IPv4
-    address or a compressed IPv6 address (without brackets).  ``port`` is always explicit and
-    ``path`` always starts with ``/``.  Userinfo, query and fragment are gone, so ``str()`` of
-    it is safe to show in messages (no passwords or tokens).
-    """
-
-    scheme: str
-    host: str
-    port: int
-    path: str
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.path}"
-
-
-_SCHEME_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*|\*)://")
-_LABEL_RE: Final = re.compile(r"[a-z0-9_-]+")
-_HEX_LABEL_RE: Final = re.compile(r"0x[0-9a-f]*")
-_UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-# Characters a path may hold as they are (RFC 3986 pchar and "/"); "%" is handled separately.
-_PATH_RAW: Final = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
-_HEXDIGITS: Final = frozenset("0123456789abcdefABCDEF")
-
-
-def _check_characters(text: str) -> None:
-    # Whitespace and control characters are never part of a URL, and a backslash is read as
-    # "/" by WHATWG parsers but as data by urllib (which the connection uses): refusing them
-    # means every reader agrees on where the host ends and the path begins.
-    for ch in text:
-        code = ord(ch)
-        if ch == "\\":
-            raise _BadURL("a backslash is not allowed in a URL")
-        if code <= 0x20 or 0x7F <= code <= 0xA0 or ch.isspace():
-            raise _BadURL(f"character {ch!r} is not allowed in a URL")
-        if 0xD800 <= code <= 0xDFFF:
-            raise _BadURL("the URL is not valid Unicode (lone surrogate)")
-
-
-def _split(text: str) -> tuple[str, str, str]:
-    """``scheme://authority/path?query#fragment`` → (lower-case scheme, authority, path)."""
-    _check_characters(text)
-    match = _SCHEME_RE.match(text)
-    if match is None:
-        raise _BadURL("expected ws://HOST/PATH or wss://HOST/PATH")
-    scheme = match.group(1).lower()
-    rest = text[match.end() :]
-    # The query and fragment are not compared (spec); like urllib, the authority ends at the
-    # first "/", "?" or "#".
-    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
-    rest = rest[:cut]
-    slash = rest.find("/")
-    if slash < 0:
-        return scheme, rest, ""
-    return scheme, rest[:slash], rest[slash:]
-
-
-def _split_authority(authority: str) -> tuple[str, str | None]:
-    """Drop the userinfo and split host from port (``None`` when there is no ``:``)."""
-    # The last "@" ends the userinfo, as in urllib: "wss://api.example.com@evil.net/" goes to
-    # evil.net, so that is the host the policy must see.
-    hostport = authority.rpartition("@")[2]
-    if hostport.startswith("["):
-        close = hostport.find("]")
-        if close < 0:
-            raise _BadURL("unclosed [ in the host")
-        host, after = hostport[: close + 1], hostport[close + 1 :]
-        if after and not after.startswith(":"):
-            raise _BadURL(f"unexpected {after!r} after the IPv6 address")
-        return host, after[1:] if after else None
-    host, colon, port = hostport.partition(":")
-    if ":" in port:
-        raise _BadURL("an IPv6 address must be written in brackets, like [::1]")
-    return host, port if colon else None
-
-
-def _ipv6(text: str) -> str:
-    import ipaddress  # lazily: only URLs with IPv6 literals need it
-
-    inside = text[1:-1]
-    if "%" in inside:
-        raise _BadURL(f"IPv6 zone identifiers are not supported: {text}")
-    try:
-        address = ipaddress.IPv6Address(inside)
-    except ValueError:
-        raise _BadURL(f"invalid IPv6 address {text}") from None
-    # ::ffff:127.0.0.1 reaches 127.0.0.1 on a dual-stack socket: compare it as that address so
-    # a rule about 127.0.0.1 covers both spellings.
-    mapped = address.ipv4_mapped
-    return str(mapped) if mapped is not None else address.compressed
-
-
-def _numeric_hint(host: str) -> str:
-    # Only for the error message: show what the C library would have made of it.
-    import socket
-
-    try:
-        return f" (some resolvers read it as {socket.inet_ntoa(socket.inet_aton(host))})"
-    except (OSError, ValueError):
-        return ""
-
-
-def _name(text: str) -> tuple[str, bool]:
-    """Normalise a host that is not in brackets → (host, is_ip)."""
-    if not text:
-        raise _BadURL("the URL has no host")
-    if "%" in text:
-        raise _BadURL(f"percent-encoding is not allowed in a host: {text!r}")
-    host = text
-    if not host.isascii():
-        # The same conversion the connection makes (websockets uses Python's "idna" codec), so
-        # the policy sees the name that is looked up.
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise _BadURL(f"invalid internationalised host name {text!r}") from None
-    host = host.lower()
-    if host.endswith("."):
-        host = host[:-1]  # "example.com." is the same (absolute) name as "example.com"
-    labels = host.split(".")
-    if len(host) > 253 or any(not label or len(label) > 63 for label in labels):
-        raise _BadURL(f"invalid host name {text!r}")
-    for label in labels:
-        if not _LABEL_RE.fullmatch(label):
-            raise _BadURL(f"invalid host name {text!r}")
-    last = labels[-1]
-    if last.isdigit() or _HEX_LABEL_RE.fullmatch(last):
-        # A name ending in a number is an IPv4 address to WHATWG parsers and to inet_aton
-        # (2130706433, 0x7f.1, 127.1, 0177.0.0.1).  Only the plain dotted quad is accepted.
-        import ipaddress
-
-        try:
-            return str(ipaddress.IPv4Address(host)), True
-        except ValueError:
-            pass
-        raise _BadURL(
-            f"host {text!r} looks like an IP address in a non-standard form{_numeric_hint(host)};"
-            " write IPv4 addresses as four decimal numbers, like 127.0.0.1"
-        )
-    return host, False
-
-
-def _host(text: str) -> tuple[str, bool]:
-    if text.startswith("["):
-        return _ipv6(text), True
-    return _name(text)
-
-
-def _port(text: str | None) -> int | None:
-    """The port number, or ``None`` for the scheme's default (no port or an empty one)."""
-    if not text:
-        return None  # RFC 3986: an empty port means the default, as in urllib
-    if not (text.isascii() and text.isdigit()) or len(text) > 5:
-        raise _BadURL(f"invalid port {text!r}")
-    port = int(text)
-    # websockets turns port 0 into the default port: refuse it instead of checking one port
-    # and connecting to another.
-    if not 1 <= port <= 65535:
-        raise _BadURL(f"port {port} is out of range (1-65535)")
-    return port
-
-
-def _path(text: str) -> str:
-    """Percent-encoding normalised, dot segments resolved; always starts with ``/``."""
-    if not text:
-        return "/"
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "%":
-            digits = text[i + 1 : i + 3]
-            if len(digits) != 2 or not set(digits) <= _HEXDIGITS:
-                raise _BadURL(f"invalid percent-encoding {text[i : i + 3]!r} in the path")
-            decoded = chr(int(digits, 16))
-            # Unreserved characters mean the same encoded or not (RFC 3986 6.2.2.2): decode
-            # them, so "%2e%2e" is seen as ".." and resolved below, as a server would.
-            out.append(decoded if decoded in _UNRESERVED else "%" + digits.upper())
-            i += 3
-            continue
-        if ch in _PATH_RAW:
-            out.append(ch)
-        else:
-            # Other printable characters ('"', "{", "é", …) are sent percent-encoded by careful
-            # clients; compare them in that form.
-            out.append("".join(f"%{byte:02X}" for byte in ch.encode("utf-8")))
-        i += 1
-    return _remove_dot_segments("".join(out))
-
-
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 section 5.2.4 for an absolute path."""
-    segments = path.split("/")[1:]
-    out: list[str] = []
-    for segment in segments:
-        if segment == "..":
-            if out:
-                out.pop()
-        elif segment != ".":
-            out.append(segment)
-    if segments and segments[-1] in (".", ".."):
-        out.append("")  # "/a/b/.." is the directory "/a/"
-    return "/" + "/".join(out)
-
-
-def _normalize(url: str) -> NormalizedURL:
-    scheme, authority, path = _split(url)
-    if scheme not in DEFAULT_PORTS:
-        raise _BadURL(f"scheme must be ws or wss, not {scheme!r}")
-    host_text, port_text = _split_authority(authority)
-    host, _ = _host(host_text)
-    port = _port(port_text)
-    return NormalizedURL(scheme, host, DEFAULT_PORTS[scheme] if port is None else port, _path(path))
-
-
-def normalize_url(url: str) -> NormalizedURL:
-    """Normalise a ``ws://`` or ``wss://`` URL the way the policy compares it.
-
-    Scheme and host lower-cased, IDNA host, trailing dot dropped, default port made explicit,
-    userinfo removed, percent-encoding of unreserved characters decoded (other escapes
-    upper-cased), dot segments resolved, query and fragment dropped.  ``str()`` of the result
-    is the canonical text, e.g. ``wss://api.example.com:443/ws``.
-
-    Raises :class:`~wsctl.errors.InvalidInput` for anything that is not a usable ws/wss URL,
-    including hosts that resolvers would read as IP addresses in non-standard notations.
-    """
-    try:
-        return _normalize(url)
-    except _BadURL as exc:
-        raise InvalidInput(f"invalid URL: {exc.reason}") from None
-
-
-def _normalize_proxy(url: str) -> NormalizedURL:
-    scheme, authority, path = _split(url)
-    if scheme not in PROXY_PORTS:
-        raise _BadURL(f"proxy scheme must be one of {', '.join(PROXY_PORTS)}, not {scheme!r}")
-    if path not in ("", "/"):
-        raise _BadURL("a proxy URL has no path")
-    host_text, port_text = _split_authority(authority)
-    host, _ = _host(host_text)
-    port = _port(port_text)
-    return NormalizedURL(scheme, host, PROXY_PORTS[scheme] if port is None else port, "")
-
-
-def normalize_proxy(url: str) -> NormalizedURL:
-    """Normalise a proxy URL (``http://user:pw@Proxy.Corp:3128``) the way the policy sees it.
-
-    Like :func:`normalize_url`, but for the proxy schemes; the path is empty and userinfo is
-    dropped, so ``str()`` of the result (``http://proxy.corp:3128``) is safe to show.
-    """
-    try:
-        return _normalize_proxy(url)
-    except _BadURL as exc:
-        raise InvalidInput(f"invalid proxy URL: {exc.reason}") from None
 
 
 # --------------------------------------------------------------------------- URL patterns
@@ -405,7 +137,7 @@ class UrlPattern:
             elif url.host != self.host:
                 return False
         if not self.any_port:
-            wanted = _ALL_PORTS[url.scheme] if self.port is None else self.port
+            wanted = ALL_PORTS[url.scheme] if self.port is None else self.port
             if url.port != wanted:
                 return False
         return self.path is None or _path_matches(self.path, url.path[1:].split("/"))
@@ -429,9 +161,9 @@ def _path_matches(pattern: tuple[str, ...], segments: list[str]) -> bool:
 
 
 def _pattern(text: str) -> UrlPattern:
-    scheme, authority, path = _split(text)
+    scheme, authority, path = split_url(text)
     if scheme != "*" and scheme not in DEFAULT_PORTS:
-        raise _BadURL(
+        raise BadURL(
             f"scheme must be ws, wss or *, not {scheme!r} (proxy patterns use"
             f" {', '.join(PROXY_PORTS)})"
         )
@@ -439,16 +171,16 @@ def _pattern(text: str) -> UrlPattern:
     if authority == "**" and not path:
         # "ws://**": any host, port and path.
         return UrlPattern(text, scheme_or_any, None, False, None, True, None)
-    host_text, port_text = _split_authority(authority)
+    host_text, port_text = split_authority(authority)
     host, suffix = _host_pattern(host_text)
     any_port = port_text == "*"
-    port = None if any_port else _port(port_text)
-    segments = tuple(_path(path)[1:].split("/"))
+    port = None if any_port else parse_port(port_text)
+    segments = tuple(parse_path(path)[1:].split("/"))
     for index, segment in enumerate(segments):
         if "*" in segment and not (
             segment == "*" or (segment == "**" and index == len(segments) - 1)
         ):
-            raise _BadURL(
+            raise BadURL(
                 "a path wildcard is a whole segment: * for one segment, ** only at the end"
             )
     return UrlPattern(text, scheme_or_any, host, suffix, port, any_port, segments)
@@ -459,28 +191,28 @@ def _host_pattern(host_text: str) -> tuple[str | None, bool]:
     if host_text == "*":
         return None, False
     if host_text.startswith("*."):
-        host, is_ip = _host(host_text[2:])
+        host, is_ip = parse_host(host_text[2:])
         if is_ip:
-            raise _BadURL("*. must be followed by a domain name, not an IP address")
+            raise BadURL("*. must be followed by a domain name, not an IP address")
         return host, True
     if "*" in host_text:
-        raise _BadURL("a host wildcard is either * or a leading *. (like *.example.com)")
-    return _host(host_text)[0], False
+        raise BadURL("a host wildcard is either * or a leading *. (like *.example.com)")
+    return parse_host(host_text)[0], False
 
 
 def _proxy_pattern(text: str) -> UrlPattern:
     """``http://proxy.corp:3128``, ``socks5h://*.corp.example:*``, ``https://**``."""
-    scheme, authority, path = _split(text)
+    scheme, authority, path = split_url(text)
     if scheme not in PROXY_PORTS:
-        raise _BadURL(f"proxy scheme must be one of {', '.join(PROXY_PORTS)}, not {scheme!r}")
+        raise BadURL(f"proxy scheme must be one of {', '.join(PROXY_PORTS)}, not {scheme!r}")
     if path not in ("", "/"):
-        raise _BadURL("a proxy pattern has no path (SCHEME://HOST[:PORT])")
+        raise BadURL("a proxy pattern has no path (SCHEME://HOST[:PORT])")
     if authority == "**":
         return UrlPattern(text, scheme, None, False, None, True, None, ACTION_CONNECT_PROXY)
-    host_text, port_text = _split_authority(authority)
+    host_text, port_text = split_authority(authority)
     host, suffix = _host_pattern(host_text)
     any_port = port_text == "*"
-    port = None if any_port else _port(port_text)
+    port = None if any_port else parse_port(port_text)
     return UrlPattern(text, scheme, host, suffix, port, any_port, None, ACTION_CONNECT_PROXY)
 
 
@@ -491,7 +223,7 @@ def parse_pattern(text: str) -> UrlPattern:
     """
     try:
         return _pattern(text)
-    except _BadURL as exc:
+    except BadURL as exc:
         raise InvalidInput(f"bad URL pattern {_quote(text)}: {exc.reason}") from None
 
 
@@ -1044,7 +776,7 @@ class _Parser:
             scheme = text.split("://", 1)[0].lower()
             try:
                 return _proxy_pattern(text) if scheme in PROXY_PORTS else _pattern(text)
-            except _BadURL as exc:
+            except BadURL as exc:
                 kind = "proxy pattern" if scheme in PROXY_PORTS else "URL pattern"
                 raise self.fail(
                     path, f"bad {kind} {_quote(text)}: {exc.reason}", position

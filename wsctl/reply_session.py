@@ -13,15 +13,17 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from wsctl.core import Client, Message
 from wsctl.errors import InvalidInput, WebSocketError
 from wsctl.output import MessageWriter, StatusWriter
-from wsctl.replies import Replier, Reply, parse_reply
 from wsctl.settings import TYPE_BINARY, TYPE_TEXT
+
+if TYPE_CHECKING:  # the rules (and json, regexes) are imported only when --reply is used
+    from wsctl.replies import Replier
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +34,8 @@ class ReplyType(click.ParamType):  # type: ignore[type-arg]
     name = "match=>response"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from wsctl.replies import Reply, parse_reply
+
         if isinstance(value, Reply):
             return value
         try:

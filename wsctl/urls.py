@@ -108,7 +108,7 @@ def _host_port_problem(url: str) -> str | None:
     from websockets.exceptions import InvalidURI
     from websockets.uri import parse_uri
 
-    from wsctl.policy import normalize_url
+    from wsctl.normalize import normalize_url
 
     try:
         normalize_url(url)

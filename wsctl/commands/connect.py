@@ -9,7 +9,7 @@ are imported only on the interactive path.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -25,9 +25,11 @@ from wsctl.options import (
     reply_wait_options,
 )
 from wsctl.output import BinaryFormat
-from wsctl.replies import Reply
 from wsctl.reply_session import reply_option
 from wsctl.settings import ConnectOptions, validate_close_reason, validate_url
+
+if TYPE_CHECKING:
+    from wsctl.replies import Reply
 
 Mode = Literal["interactive", "pipe", "script"]
 

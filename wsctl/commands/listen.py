@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,11 +22,13 @@ from wsctl.options import (
 )
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
-from wsctl.replies import Replier, Reply
-from wsctl.reply_session import ReplyingWriter, reply_option
+from wsctl.reply_session import reply_option
 from wsctl.report import RunRecord
 from wsctl.session import close_quietly, close_record, print_messages, report_close
 from wsctl.settings import ConnectOptions, validate_url
+
+if TYPE_CHECKING:  # --reply's rules are imported only when it is used
+    from wsctl.replies import Reply
 
 
 @click.command("listen")
@@ -168,6 +171,9 @@ async def _listen(
     if replies:
         if reconnect:
             raise InvalidInput("--reply cannot be combined with --reconnect")
+        from wsctl.replies import Replier
+        from wsctl.reply_session import ReplyingWriter
+
         writer = replying = ReplyingWriter(writer, Replier(replies), status)
         record.replies = replying.replier.summary
     if reconnect:

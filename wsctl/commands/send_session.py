@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from wsctl.checks import Checks, make_writer, send_until_met
 from wsctl.core import Client, connect
@@ -15,11 +15,12 @@ from wsctl.errors import ExitCode, OutputClosed
 from wsctl.inputs import StreamReader
 from wsctl.output import BinaryFormat, StatusWriter
 from wsctl.redact import redact_url
-from wsctl.replies import Replier, Reply
-from wsctl.reply_session import ReplyingWriter
 from wsctl.report import RunRecord
 from wsctl.session import Receiver, close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions
+
+if TYPE_CHECKING:  # --reply's modules are imported only when it is used
+    from wsctl.replies import Reply
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ async def send_session(
         loop=asyncio.get_running_loop(),
     )
     if plan.replies:
+        from wsctl.replies import Replier
+        from wsctl.reply_session import ReplyingWriter
+
         writer = replying = ReplyingWriter(writer, Replier(plan.replies), status)
         record.replies = replying.replier.summary
     if plan.stream is not None and plan.stream is env.stdin and env.stdin_isatty:
