@@ -25,6 +25,8 @@ SECRET_WORDS = (
     "session",
     "password",
     "passwd",
+    "passphrase",
+    "bearer",
     "signature",
     "credential",
 )
@@ -65,14 +67,39 @@ def redact_header(name: str, value: str) -> str:
 
 
 def _redact_params(text: str) -> str:
-    """``a=1&token=x`` → ``a=1&token=<redacted>``, keeping everything else as written."""
-    parts = []
-    for item in text.split("&"):
-        name, sep, _ = item.partition("=")
+    """``a=1&token=x`` → ``a=1&token=<redacted>``, keeping everything else as written.
+
+    ``;`` separates parameters too: some servers read ``a=1;token=x`` as two of them, and a
+    path may carry ``;jsessionid=x``.
+    """
+    parts = re.split(r"([&;])", text)
+    for index in range(0, len(parts), 2):
+        name, sep, _ = parts[index].partition("=")
         if sep and is_secret_name(urllib.parse.unquote_plus(name)):
-            item = f"{name}={REDACTED}"
-        parts.append(item)
-    return "&".join(parts)
+            parts[index] = f"{name}={REDACTED}"
+    return "".join(parts)
+
+
+def _broken_userinfo(rest: str) -> tuple[str | None, str]:
+    """Userinfo that a ``/``, ``?`` or ``#`` typed unencoded in it cut short, hidden.
+
+    ``rest`` is the URL after ``scheme://``.  ``u:pa#ss@host`` is read by parsers as host
+    ``u``, port ``pa`` and fragment ``ss@host``: the secret would show in every part.  When
+    an ``@`` follows such a break, everything up to the last ``@`` is taken as userinfo
+    (hiding too much of an odd URL beats showing a password).  Returns the authority to show
+    (``user:<redacted>@host``) and the rest, or ``None`` and ``rest`` unchanged.
+    """
+    cut = next((i for i, ch in enumerate(rest) if ch in "/?#"), -1)
+    if cut < 0 or "@" in rest[:cut] or "@" not in rest[cut:]:
+        return None, rest
+    head = rest[:cut]
+    user, colon, port = head.partition(":")
+    if rest[cut] == "/" and not (colon and not port.isdigit() and not head.startswith("[")):
+        return None, rest  # a path with an "@" in it ("ws://h/a@b"), not userinfo
+    after = rest.rpartition("@")[2]
+    slash = next((i for i, ch in enumerate(after) if ch in "/?#"), len(after))
+    shown = f"{user}:{REDACTED}@" if colon else f"{REDACTED}@"
+    return shown + after[:slash], after[slash:]
 
 
 def redact_url(url: str) -> str:
@@ -87,23 +114,23 @@ def redact_url(url: str) -> str:
     if not sep:
         scheme, rest = "", url
     prefix = f"{scheme}://" if sep else ""
+    hidden, rest = _broken_userinfo(rest)
     rest, hash_sign, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
-    if rest.startswith("/"):
+    if hidden is not None:
+        authority, path = hidden, rest
+    elif rest.startswith("/"):
         authority, path = "", rest
     else:
         slash = rest.find("/")
         authority, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
-    host, colon, port = authority.partition(":")
-    if "@" not in authority and "@" in path and colon and not port.isdigit():
-        # "ws://user:pass/word@host/": an unencoded "/" in the password ends the authority
-        # early; the "port" is not a number, so hide everything up to the last "@".
-        authority, path = f"{host}:{REDACTED}@", path[path.rfind("@") + 1 :]
-    elif "@" in authority:
+    if hidden is None and "@" in authority:
         userinfo, _, hostport = authority.rpartition("@")
         user, colon, _ = userinfo.partition(":")
         # A user name alone may be a token (https://TOKEN@host): hide it too.
         authority = f"{user}:{REDACTED}@{hostport}" if colon else f"{REDACTED}@{hostport}"
+    if ";" in path:
+        path = "/".join(_redact_params(segment) for segment in path.split("/"))
     if question:
         query = _redact_params(query)
     if hash_sign:

@@ -1,0 +1,114 @@
+"""A hostile review of the hardening and address-policy work: the leaks and bypasses it found.
+
+Each test names what a hostile server or a careless URL tried, and runs the real client
+against real loopback servers (raw sockets where the server must misbehave).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import invoke
+from wsctl.redact import redact_url
+
+# -- servers ---------------------------------------------------------------------------------
+
+
+class RawServer:
+    """A loopback TCP server that reads each request head and answers with fixed bytes."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join(timeout=5)
+
+
+@contextmanager
+def raw_server(answer: bytes) -> Iterator[RawServer]:
+    server = RawServer(answer)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def redirect_to(location: str) -> bytes:
+    return f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+
+
+# -- secrets in URLs whose userinfo a "#", "?" or "/" cut short ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("ws://u:p#pw-secret@h/", "ws://u:<redacted>@h/"),
+        ("ws://u:p?pw-secret@h/x?token=t", "ws://u:<redacted>@h/x?token=<redacted>"),
+        ("ws://u:p/pw?secret@h/", "ws://u:<redacted>@h/"),
+        ("ws://tok-secret#x@h/", "ws://<redacted>@h/"),
+        ("http://pu:proxy#pw-secret@127.0.0.1:1", "http://pu:<redacted>@127.0.0.1:1"),
+        ("pu:proxy?pw-secret@h:1", "pu:<redacted>@h:1"),
+        # ";" separates parameters too, in the query and in a path segment.
+        ("ws://h/?a=1;token=t-secret", "ws://h/?a=1;token=<redacted>"),
+        ("ws://h/p;jsessionid=s-secret/x", "ws://h/p;jsessionid=<redacted>/x"),
+        # An "@" in a path or a query is not userinfo.
+        ("ws://h/a@b?email=a@b", "ws://h/a@b?email=a@b"),
+        ("ws://[::1]/a@b", "ws://[::1]/a@b"),
+    ],
+)
+def test_redact_url_userinfo_cut_short(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert redact_url(shown) == shown
+
+
+def test_password_with_a_hash_never_reaches_stderr_or_reports(tmp_path: Path) -> None:
+    report, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    reports = ["--report", str(report), "--report", f"junit:{junit}"]
+    result = invoke(["send", "ws://u:p#pw-secret@127.0.0.1:9/", "hi", *reports])
+    assert result.exit_code == 2
+    assert "pw-secret" not in result.stderr
+    assert result.stderr.startswith("wsctl: error: invalid URL 'ws://u:<redacted>@127.0.0.1:9/'")
+    for path in (report, junit):  # bad input writes no report; if one ever is, no secret
+        assert not path.exists() or "pw-secret" not in path.read_text()
+    result = invoke(["policy", "check", "--no-resolve", "ws://u:p?pw-secret@127.0.0.1/"])
+    assert "pw-secret" not in result.stderr + result.stdout
+
+
+def test_redirect_to_a_password_with_a_hash_is_redacted(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    with raw_server(redirect_to("ws://u:p#loc-secret@127.0.0.1:9/next")) as server:
+        url = f"ws://127.0.0.1:{server.port}/x"
+        result = invoke(["send", "-v", url, "hi", "--report", str(report)])
+    assert result.exit_code == 4, result.stderr
+    assert "redirected to an invalid URL" in result.stderr
+    assert "loc-secret" not in result.stderr
+    assert "loc-secret" not in report.read_text()
