@@ -6,15 +6,19 @@ against real loopback servers (raw sockets where the server must misbehave).
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
+import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.server import ServerConnection
 
-from tests.conftest import invoke
+from tests.conftest import TIMEOUT, LoopbackServer, Recorder, invoke, wsctl_command
 from wsctl.redact import redact_url
 
 # -- servers ---------------------------------------------------------------------------------
@@ -112,3 +116,35 @@ def test_redirect_to_a_password_with_a_hash_is_redacted(tmp_path: Path) -> None:
     assert "redirected to an invalid URL" in result.stderr
     assert "loc-secret" not in result.stderr
     assert "loc-secret" not in report.read_text()
+
+
+# -- signals ---------------------------------------------------------------------------------
+
+
+async def close_at_once(connection: ServerConnection, recorder: Recorder) -> None:
+    await connection.close(1011, "bye")
+
+
+def test_listen_reconnect_terminated_while_waiting_ends_with_a_close_record(
+    make_server: Callable[..., LoopbackServer], tmp_path: Path
+) -> None:
+    """SIGTERM in the backoff before a reconnection: exit 143, report written, and the NDJSON
+    stream still ends with the close record of the connection that dropped."""
+    server = make_server(close_at_once)
+    report = tmp_path / "r.json"
+    command = ["listen", server.url, "--reconnect", "--retry-delay", "30s", "--json", "--events"]
+    process = subprocess.Popen(
+        wsctl_command(*command, "--report", str(report)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    assert "reconnecting in" in process.stderr.readline().decode()  # waiting now
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 143
+    assert stderr.decode() == "wsctl: terminated (SIGTERM)\n"
+    records = [json.loads(line) for line in stdout.splitlines()]
+    assert [record["type"] for record in records] == ["open", "close"]
+    assert records[-1] == {"type": "close", "by": "server", "code": 1011, "reason": "bye"}
+    assert json.loads(report.read_text())["exit_code"] == 143
