@@ -148,3 +148,16 @@ def test_listen_reconnect_terminated_while_waiting_ends_with_a_close_record(
     assert [record["type"] for record in records] == ["open", "close"]
     assert records[-1] == {"type": "close", "by": "server", "code": 1011, "reason": "bye"}
     assert json.loads(report.read_text())["exit_code"] == 143
+
+
+def test_redacted_url_keeps_the_punctuation_after_it() -> None:
+    """``…?token=x: connection refused``: the ``:`` is the sentence's, not the token's."""
+    with socket.socket() as bound:  # bound, not listening: a connection is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        result = invoke(["send", f"ws://127.0.0.1:{port}/p?token=t-secret", "hi"])
+    assert result.exit_code == 4
+    assert result.stderr == (
+        f"wsctl: error: cannot connect to ws://127.0.0.1:{port}/p?token=<redacted>: "
+        "connection refused\n"
+    )

@@ -147,4 +147,11 @@ def redact_text(text: str) -> str:
     """Redact every URL found in ``text`` (an exception message, a report field)."""
     if "://" not in text:
         return text
-    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
+    return _URL_IN_TEXT.sub(_redact_match, text)
+
+
+def _redact_match(match: re.Match[str]) -> str:
+    # Punctuation that ends a sentence ("… ?token=x: connection refused") is not the URL's.
+    url = match.group()
+    core = url.rstrip(".,:;!?)")
+    return redact_url(core) + url[len(core) :]
