@@ -161,3 +161,34 @@ def test_redacted_url_keeps_the_punctuation_after_it() -> None:
         f"wsctl: error: cannot connect to ws://127.0.0.1:{port}/p?token=<redacted>: "
         "connection refused\n"
     )
+
+
+# -- secrets known by their source -----------------------------------------------------------
+
+
+def test_run_file_env_secret_is_hidden_wherever_it_is_quoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``${env.API_TOKEN}`` under a parameter or header name that is not secret-looking, or in
+    a line an error quotes back, is still hidden: the variable's name says it is a secret."""
+    monkeypatch.setenv("REVIEW_API_TOKEN", "env-secret-1234")
+    monkeypatch.setenv("REVIEW_HOST_NAME", "127.0.0.1")  # not a secret name: shown as is
+    with socket.socket() as bound:  # bound, not listening: a connection is refused
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        run_file = tmp_path / "a.toml"
+        run_file.write_text(
+            f'url = "ws://${{env.REVIEW_HOST_NAME}}:{port}/p?x=${{env.REVIEW_API_TOKEN}}"\n'
+            '[[step]]\nsend = "hi"\n'
+        )
+        report = tmp_path / "r.json"
+        result = invoke(["run", str(run_file), "--report", str(report)])
+    assert result.exit_code == 4, result.stderr
+    assert f"ws://127.0.0.1:{port}/p?x=<redacted>: connection refused" in result.stderr
+    assert "env-secret-1234" not in result.stderr + report.read_text()
+    run_file.write_text(
+        'url = "ws://h/"\nheaders = ["X-Thing ${env.REVIEW_API_TOKEN}"]\n[[step]]\nsend = "hi"\n'
+    )
+    result = invoke(["run", str(run_file)])
+    assert result.exit_code == 2
+    assert "invalid --header 'X-Thing <redacted>'" in result.stderr

@@ -38,11 +38,34 @@ SECRET_NAMES = frozenset({"code", "sig", "jwt", "pwd", "pass", "otp", "sid"})
 #: by ``-v`` because it explains Sec-WebSocket-Accept.
 NOT_SECRET = frozenset({"sec-websocket-key"})
 
+#: Shorter values are not remembered: hiding every "abc" in a message would garble it.
+MIN_REMEMBERED = 4
+
+# Secrets known by where they came from (see remember_secret), longest first when hidden.
+_remembered: set[str] = set()
+
 # Headers whose value is a URL, possibly relative ("/next?token=…").
 _URL_HEADERS = frozenset({"location", "content-location", "referer"})
 
 # Headers whose value starts with a scheme word worth keeping: "Basic <redacted>".
 _SCHEME_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def remember_secret(value: str) -> None:
+    """Hide ``value`` wherever it shows from now on, whatever it stands next to.
+
+    For secrets known by their source rather than their name: ``${env.API_TOKEN}`` in a run
+    file (an environment variable with a secret name) may be put in a URL parameter or a
+    header of any name, and quoted back by an error.
+    """
+    if len(value) >= MIN_REMEMBERED:
+        _remembered.add(value)
+
+
+def _hide_remembered(text: str) -> str:
+    for value in sorted(_remembered, key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    return text
 
 
 def is_secret_name(name: str) -> bool:
@@ -110,6 +133,8 @@ def redact_url(url: str) -> str:
     ``scheme://`` the text is read as ``authority/path?query#fragment`` (a bare proxy
     ``user:pw@host:port``), or as a path when it starts with ``/``.
     """
+    if _remembered:
+        url = _hide_remembered(url)
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
@@ -144,7 +169,10 @@ _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s'\"<>]|<redacted>
 
 
 def redact_text(text: str) -> str:
-    """Redact every URL found in ``text`` (an exception message, a report field)."""
+    """Redact every URL found in ``text`` (an exception message, a report field), and every
+    remembered secret (:func:`remember_secret`)."""
+    if _remembered:
+        text = _hide_remembered(text)
     if "://" not in text:
         return text
     return _URL_IN_TEXT.sub(_redact_match, text)
