@@ -192,3 +192,33 @@ def test_run_file_env_secret_is_hidden_wherever_it_is_quoted(
     result = invoke(["run", str(run_file)])
     assert result.exit_code == 2
     assert "invalid --header 'X-Thing <redacted>'" in result.stderr
+
+
+# -- secrets in header lines an error quotes back ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Authorization Bearer h-secret", "invalid --header 'Authorization <redacted>'"),
+        ("X-Token: a\nh-secret", "invalid --header 'X-Token: <redacted>': contains CR, LF"),
+        # The value holds ": " itself: echoed once, not cut at its first ": ".
+        (": v", "invalid --header ': v': expected 'Name: value'"),
+    ],
+)
+def test_bad_header_is_echoed_without_its_secret(header: str, message: str) -> None:
+    result = invoke(["send", "ws://127.0.0.1:9/", "hi", "-H", header])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"wsctl: error: {message}")
+    assert "h-secret" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_bad_line_in_a_header_file_is_echoed_without_its_secret(tmp_path: Path) -> None:
+    """``-H @FILE`` keeps secrets out of ``ps``; an error must not print them instead."""
+    headers = tmp_path / "headers.txt"
+    headers.write_text("X-Trace: 1\nAuthorization Bearer file-secret\n")
+    result = invoke(["send", "ws://127.0.0.1:9/", "hi", "-H", f"@{headers}"])
+    assert result.exit_code == 2
+    assert f"{headers}:2: invalid header 'Authorization <redacted>'" in result.stderr
+    assert "file-secret" not in result.stderr

@@ -45,6 +45,10 @@ def option_error(exc: InvalidInput, value: object, param: click.Parameter | None
     message = str(exc)
     if param is None or not message.startswith("invalid ") or ": " not in message:
         return message
+    quoted = repr(value)
+    at = message.find(f" {quoted}: ")
+    if at >= 0:  # the value may hold ": " itself ("-H ': v'"): split after its quotes
+        return f"invalid {option_name(param, '')} {message[at + 1 :]}"
     head, problem = message.split(": ", 1)
     note = head[head.rfind(" (") :] if head.endswith(")") else ""  # "(abnormal closure)"
     return f"invalid {option_name(param, '')} {value!r}{note}: {problem}"
@@ -99,7 +103,10 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_header(value)
         except InvalidInput as exc:
-            self.fail(option_error(exc, value, param), param, ctx)
+            from wsctl.redact import redact_header_line
+
+            # Echoed as typed, less a secret: -H 'Authorization Bearer abc' lacks its ':'.
+            self.fail(option_error(exc, redact_header_line(value), param), param, ctx)
 
     def _from_file(
         self, path: str, param: click.Parameter | None, ctx: click.Context | None

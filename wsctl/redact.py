@@ -89,6 +89,20 @@ def redact_header(name: str, value: str) -> str:
     return REDACTED
 
 
+def redact_header_line(line: str) -> str:
+    """A ``Name: value`` line as it may be quoted: the value hidden when the name is a
+    secret's.  A line missing its ``:`` (``Authorization Bearer abc``) that contains a secret
+    word keeps only its first word: which part is the name cannot be known."""
+    name, sep, value = line.partition(":")
+    if sep:
+        space = " " if value.startswith(" ") else ""
+        return f"{name}:{space}{redact_header(name.strip(), value.strip())}"
+    if not is_secret_name(line):
+        return redact_text(line)
+    word = re.split(r"[\s=]", line.strip(), maxsplit=1)[0]
+    return REDACTED if word == line.strip() else f"{word} {REDACTED}"
+
+
 def _redact_params(text: str) -> str:
     """``a=1&token=x`` → ``a=1&token=<redacted>``, keeping everything else as written.
 

@@ -164,7 +164,9 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name, value = name.strip(), value.strip()
     if not sep or not name:
-        raise InvalidInput(f"invalid header {text!r}: expected 'Name: value'")
+        from wsctl.redact import redact_header_line
+
+        raise InvalidInput(f"invalid header {redact_header_line(text)!r}: expected 'Name: value'")
     return validate_header(name, value)
 
 
