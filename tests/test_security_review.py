@@ -222,3 +222,36 @@ def test_bad_line_in_a_header_file_is_echoed_without_its_secret(tmp_path: Path) 
     assert result.exit_code == 2
     assert f"{headers}:2: invalid header 'Authorization <redacted>'" in result.stderr
     assert "file-secret" not in result.stderr
+
+
+# -- error wording: name the option, echo what was typed ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["send", "--retry", "-1"], "invalid --retry '-1': must be from 0 to 1000"),
+        (["send", "--retry", "abc"], "invalid --retry 'abc': expected a whole number"),
+        (["send", "--wait", "-3"], "invalid --wait '-3': must be at least 0"),
+        (["listen", "-n", "0"], "invalid --count '0': must be at least 1"),
+        (
+            ["send", "--binary-format", "b"],
+            "invalid --binary-format 'b': expected base64, hex or raw",
+        ),
+        (["send", "--report", ""], "invalid --report '': expected FILE, json:FILE or junit:FILE"),
+        (["send", "--expect", "("], "invalid --expect '(': not a valid regular expression"),
+        (["send", "--subprotocol", "a b"], "invalid --subprotocol 'a b': only RFC 7230 token"),
+        (
+            ["send", "--retry-delay", "5s", "--retry-max-delay", "1500ms"],
+            "invalid --retry-max-delay '1.5s': shorter than --retry-delay '5s'",
+        ),
+    ],
+)
+def test_option_errors_name_the_option_and_echo_the_value(args: list[str], message: str) -> None:
+    command, *options = args
+    result = invoke(
+        [command, "ws://127.0.0.1:9/", *(["hi"] if command == "send" else []), *options]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"wsctl: error: {message}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsctl.durations import MAX_SECONDS, parse_duration
+from wsctl.durations import MAX_SECONDS, format_duration, parse_duration
 from wsctl.errors import InvalidInput
 from wsctl.sizes import MIB, format_size, parse_size
 from wsctl.urls import urllib_problem
@@ -184,7 +184,7 @@ def validate_header(name: str, value: str) -> tuple[str, str]:
 
 def _validate_subprotocol(name: str) -> str:
     if not _TOKEN.fullmatch(name):
-        raise InvalidInput(f"invalid subprotocol {name!r}: only RFC 7230 token characters")
+        raise InvalidInput(f"invalid --subprotocol {name!r}: only RFC 7230 token characters")
     return name
 
 
@@ -454,7 +454,11 @@ def _validate_connection_extras(options: ConnectOptions) -> None:
             raise InvalidInput(f"invalid --{name.replace('_', '-')}: must not be negative")
         object.__setattr__(options, name, float(value))
     if options.retry_max_delay < options.retry_delay:
-        raise InvalidInput("invalid --retry-max-delay: it is shorter than --retry-delay")
+        maximum, delay = options.retry_max_delay, options.retry_delay
+        raise InvalidInput(
+            f"invalid --retry-max-delay {format_duration(maximum)!r}: "
+            f"shorter than --retry-delay {format_duration(delay)!r}"
+        )
 
 
 def _validate_origin(origin: str) -> None:
