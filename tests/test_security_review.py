@@ -255,3 +255,20 @@ def test_option_errors_name_the_option_and_echo_the_value(args: list[str], messa
     assert result.exit_code == 2
     assert result.stderr.startswith(f"wsctl: error: {message}"), result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_credential_subprotocols_are_hidden_in_verbose_output(
+    make_server: Callable[..., LoopbackServer], tmp_path: Path
+) -> None:
+    """Kubernetes-style bearer subprotocols and ``access_token, TOKEN`` pairs carry a token
+    in Sec-WebSocket-Protocol, a header whose name looks harmless."""
+    server = make_server()
+    k8s = "base64url.bearer.authorization.k8s.io.k8s-secret"
+    args = ["-s", k8s, "-s", "access_token", "-s", "pair-secret", "-s", "v4.channel.k8s.io"]
+    result = invoke(["send", "-v", server.url, "hi", *args])
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "> Sec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.<redacted>, "
+        "access_token, <redacted>, v4.channel.k8s.io"
+    ) in result.stderr
+    assert "k8s-secret" not in result.stderr and "pair-secret" not in result.stderr

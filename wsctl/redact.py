@@ -78,6 +78,8 @@ def is_secret_name(name: str) -> bool:
 
 def redact_header(name: str, value: str) -> str:
     """The value to show for header ``name``: secrets keep only their scheme word."""
+    if name.lower() == "sec-websocket-protocol":
+        return redact_subprotocols(value)
     if not is_secret_name(name):
         # A redirect's Location (or any URL in a header) may carry a token in its query.
         if name.lower() in _URL_HEADERS:
@@ -87,6 +89,24 @@ def redact_header(name: str, value: str) -> str:
     if rest and name.lower() in _SCHEME_HEADERS:
         return f"{scheme} {REDACTED}"
     return REDACTED
+
+
+def redact_subprotocols(value: str) -> str:
+    """Subprotocols that carry a credential, hidden: Kubernetes sends its bearer token as
+    ``base64url.bearer.authorization.k8s.io.TOKEN`` (the part after the last ``.`` goes), other
+    APIs as a pair ``access_token, TOKEN`` (the item after a secret name goes)."""
+    shown: list[str] = []
+    hide_next = False
+    for item in (part.strip() for part in value.split(",")):
+        if hide_next:
+            shown.append(REDACTED)
+            hide_next = False
+        elif is_secret_name(item) and "." in item:
+            shown.append(f"{item.rpartition('.')[0]}.{REDACTED}")
+        else:
+            shown.append(item)
+            hide_next = is_secret_name(item)
+    return ", ".join(shown)
 
 
 def redact_header_line(line: str) -> str:
