@@ -6,6 +6,7 @@ against real loopback servers (raw sockets where the server must misbehave).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -52,8 +53,13 @@ class RawServer:
                 conn.sendall(self.answer)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(
+                socket.SHUT_RDWR
+            )  # wakes the blocked accept() (close alone does not)
         self.sock.close()
         self._thread.join(timeout=5)
+        assert not self._thread.is_alive()
 
 
 @contextmanager
@@ -272,3 +278,16 @@ def test_credential_subprotocols_are_hidden_in_verbose_output(
         "access_token, <redacted>, v4.channel.k8s.io"
     ) in result.stderr
     assert "k8s-secret" not in result.stderr and "pair-secret" not in result.stderr
+
+
+def test_a_failed_redirect_hop_is_named_not_the_first_url() -> None:
+    """The error says which connection failed: the redirect target, not the URL that was
+    redirected (which answered fine)."""
+    with socket.socket() as bound:  # bound, not listening: a connection is refused
+        bound.bind(("127.0.0.1", 0))
+        target = f"ws://127.0.0.1:{bound.getsockname()[1]}/next?token=t-secret"
+        with raw_server(redirect_to(target)) as server:
+            result = invoke(["send", f"ws://127.0.0.1:{server.port}/x", "hi"])
+    shown = target.replace("t-secret", "<redacted>")
+    assert result.exit_code == 4
+    assert result.stderr == f"wsctl: error: cannot connect to {shown}: connection refused\n"
