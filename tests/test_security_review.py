@@ -247,6 +247,11 @@ def test_bad_line_in_a_header_file_is_echoed_without_its_secret(tmp_path: Path) 
         (["send", "--report", ""], "invalid --report '': expected FILE, json:FILE or junit:FILE"),
         (["send", "--expect", "("], "invalid --expect '(': not a valid regular expression"),
         (["send", "--subprotocol", "a b"], "invalid --subprotocol 'a b': only RFC 7230 token"),
+        (["send", "--user-agent", "a\x1bb"], "invalid --user-agent 'a\\x1bb': contains control"),
+        (
+            ["send", "--origin", "https://u:o-secret@o.example/\x01"],
+            "invalid --origin 'https://u:<redacted>@o.example/\\x01': contains control",
+        ),
         (
             ["send", "--retry-delay", "5s", "--retry-max-delay", "1500ms"],
             "invalid --retry-max-delay '1.5s': shorter than --retry-delay '5s'",

@@ -406,9 +406,14 @@ _HOST_NAME = re.compile(
 )
 
 
-def _no_control(value: str, what: str) -> None:
+def _no_control(value: str, what: str, *, echo: bool = False) -> None:
+    """Refuse control characters; ``echo`` quotes the value (escaped, URLs redacted), for
+    options that hold no secret of their own."""
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise InvalidInput(f"invalid {what}: contains control characters")
+        from wsctl.redact import redact_text
+
+        shown = f" {redact_text(value)!r}" if echo else ""
+        raise InvalidInput(f"invalid {what}{shown}: contains control characters")
 
 
 def _validate_connection_extras(options: ConnectOptions) -> None:
@@ -437,7 +442,7 @@ def _validate_connection_extras(options: ConnectOptions) -> None:
         if "origin" in header_names:
             raise InvalidInput("give either --origin or an Origin header (-H), not both")
     if options.user_agent is not None:
-        _no_control(options.user_agent, "--user-agent")
+        _no_control(options.user_agent, "--user-agent", echo=True)
         if "user-agent" in header_names:
             raise InvalidInput("give either --user-agent or a User-Agent header (-H), not both")
     if options.proxy is not None:
@@ -463,7 +468,7 @@ def _validate_connection_extras(options: ConnectOptions) -> None:
 
 def _validate_origin(origin: str) -> None:
     """An Origin is ``null`` or ``scheme://host[:port]`` with no path (RFC 6454)."""
-    _no_control(origin, "--origin")
+    _no_control(origin, "--origin", echo=True)
     if origin == "null":
         return
     try:
