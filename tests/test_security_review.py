@@ -226,7 +226,10 @@ def test_bad_line_in_a_header_file_is_echoed_without_its_secret(tmp_path: Path) 
     headers.write_text("X-Trace: 1\nAuthorization Bearer file-secret\n")
     result = invoke(["send", "ws://127.0.0.1:9/", "hi", "-H", f"@{headers}"])
     assert result.exit_code == 2
-    assert f"{headers}:2: invalid header 'Authorization <redacted>'" in result.stderr
+    assert result.stderr.startswith(
+        f"wsctl: error: invalid --header '@{headers}': line 2: "
+        "invalid header 'Authorization <redacted>': expected 'Name: value'"
+    )
     assert "file-secret" not in result.stderr
 
 

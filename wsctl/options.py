@@ -117,7 +117,7 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
                 lines = file.read().splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
-            self.fail(f"cannot read headers from {path}: {reason}", param, ctx)
+            self.fail(f"invalid --header '@{path}': cannot read it: {reason}", param, ctx)
         headers = []
         for number, line in enumerate(lines, 1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -125,7 +125,7 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
             try:
                 headers.append(parse_header(line))
             except InvalidInput as exc:
-                self.fail(f"{path}:{number}: {exc}", param, ctx)
+                self.fail(f"invalid --header '@{path}': line {number}: {exc}", param, ctx)
         return headers
 
 
