@@ -234,7 +234,7 @@ def listening_port() -> Iterator[socket.socket]:
     [
         (["--expect", "a("], "not a valid regular expression"),
         (["--expect-json", "data.items[x].id=7"], "bad path at position 12"),
-        (["--expect-json", "type"], "is not PATH=VALUE"),
+        (["--expect-json", "type"], "invalid --expect-json 'type': not PATH=VALUE"),
         (["--expect-close", "999"], "out of range"),
         (["--timeout", "1s"], "--timeout is the deadline for --expect"),
         (["--expect", "x", "--timeout", "0"], "--timeout must be longer than 0"),

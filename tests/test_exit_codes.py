@@ -27,7 +27,10 @@ from websockets.http11 import Request, Response
             "invalid --read-limit '200MiB': must be at most 128 MiB",
         ),
         (["send", "URL", "x", "--read-limit", "12 bananas"], "invalid --read-limit '12 bananas'"),
-        (["send", "URL", "x", "--channel-capacity", "0"], "invalid --channel-capacity: 0"),
+        (
+            ["send", "URL", "x", "--channel-capacity", "0"],
+            "invalid --channel-capacity '0': must be from 1 to",
+        ),
         (["send", "URL", "x", "--compression", "zip"], "compression"),
         (
             ["send", "URL", "x", "--compression-threshold", "101MiB"],

@@ -116,8 +116,8 @@ def test_bearer_token_stays_out_of_the_process_list(
         (["--origin", "https://example.com/path"], {}, "no path"),
         (["--origin", "https://a.example", "-H", "Origin: https://b.example"], {}, "not both"),
         (["--user-agent", "x", "-H", "User-Agent: y"], {}, "not both"),
-        (["-H", "@{missing}"], {}, "cannot read headers from"),
-        (["-H", "@{bad}"], {}, "bad.txt:3: invalid header"),
+        (["-H", "@{missing}"], {}, "missing.txt': cannot read it"),
+        (["-H", "@{bad}"], {}, "bad.txt': line 3: invalid header"),
     ],
 )
 def test_bad_identity_input_exits_2_before_connecting(

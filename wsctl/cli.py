@@ -126,7 +126,41 @@ def _usage_message(exc: click.UsageError) -> str:
     if exc.message.startswith("invalid "):
         return exc.message
     name = max(exc.param.opts, key=len) if exc.param.opts else exc.param.human_readable_name
-    return f"invalid {name}: {exc.message}"
+    return f"invalid {name}{_click_problem(exc.message)}"
+
+
+def _click_problem(message: str) -> str:
+    """click's built-in complaints (numbers, ranges, choices) as `` 'typed': problem``;
+    anything else as ``: message``."""
+    import re
+
+    found = re.fullmatch(r"('.*') is not a valid (\w+)(?: range)?\.", message)
+    if found is not None:
+        expected = "a whole number" if found[2] == "integer" else f"a {found[2]}"
+        return f" {found[1]}: expected {expected}"
+    found = re.fullmatch(r"(.*) is not in the range (.*)\.", message)
+    # click writes a range as "0<=x<=9", "x>=1" or "x<9" ("<" for an open bound).
+    bounds = found and re.fullmatch(r"(?:(.+?)(<=?))?x(?:(<=?)(.+)|(>=?)(.+))?", found[2])
+    if found is not None and bounds:
+        low, low_op, high_op, high, above, minimum = bounds.groups()
+        if minimum is not None:
+            low, low_op = minimum, "<=" if above == ">=" else "<"
+        if low is not None and high is not None:
+            problem = f"must be from {low} to {high}"
+        elif low is not None:
+            problem = f"must be {'at least' if low_op == '<=' else 'more than'} {low}"
+        else:
+            problem = f"must be {'at most' if high_op == '<=' else 'less than'} {high}"
+        return f" {found[1]!r}: {problem}"
+    found = re.fullmatch(r"('.*') is not (?:one of )?(.*)\.", message)
+    if found is not None:
+        choices = [choice.strip("'") for choice in found[2].split(", ")]
+        listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+        return f" {found[1]}: expected {listed}"
+    found = re.match(r"('(?:[^'\\]|\\.)*')(?:: | is )", message)
+    if found is not None:  # a parser's "'typed': problem" or "'typed' is not a …"
+        return f" {found[1]}: {message[found.end() :]}"
+    return f": {message}"
 
 
 def _show_response_body(exc: WebSocketError) -> None:

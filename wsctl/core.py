@@ -922,7 +922,7 @@ async def _open_once(
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc, InvalidHandshake | ValueError) else None
         error = _connect_error(
-            url,
+            connector.uri,  # the hop that failed: after a redirect, not the URL first asked
             cause if isinstance(cause, WebSocketError) else exc,
             options,
             connector.proxy_choice,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wsctl.escape import escape_control
+from wsctl.redact import redact_subprotocols
 
 #: How much of a refused upgrade's response body is shown and reported.
 BODY_LIMIT = 1024
@@ -132,9 +133,9 @@ def connection_lines(
 ) -> list[str]:
     """What the handshake negotiated, for ``-v``: subprotocol, extensions, TLS."""
     if subprotocol:
-        protocol_line = f"subprotocol: {subprotocol}"
+        protocol_line = f"subprotocol: {redact_subprotocols(subprotocol)}"
     elif offered:
-        protocol_line = f"subprotocol: none (offered {', '.join(offered)})"
+        protocol_line = f"subprotocol: none (offered {redact_subprotocols(', '.join(offered))})"
     else:
         protocol_line = "subprotocol: none"
     lines = [protocol_line, f"extensions: {', '.join(extensions) if extensions else 'none'}"]

@@ -45,6 +45,10 @@ def option_error(exc: InvalidInput, value: object, param: click.Parameter | None
     message = str(exc)
     if param is None or not message.startswith("invalid ") or ": " not in message:
         return message
+    quoted = repr(value)
+    at = message.find(f" {quoted}: ")
+    if at >= 0:  # the value may hold ": " itself ("-H ': v'"): split after its quotes
+        return f"invalid {option_name(param, '')} {message[at + 1 :]}"
     head, problem = message.split(": ", 1)
     note = head[head.rfind(" (") :] if head.endswith(")") else ""  # "(abnormal closure)"
     return f"invalid {option_name(param, '')} {value!r}{note}: {problem}"
@@ -99,7 +103,10 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_header(value)
         except InvalidInput as exc:
-            self.fail(option_error(exc, value, param), param, ctx)
+            from wsctl.redact import redact_header_line
+
+            # Echoed as typed, less a secret: -H 'Authorization Bearer abc' lacks its ':'.
+            self.fail(option_error(exc, redact_header_line(value), param), param, ctx)
 
     def _from_file(
         self, path: str, param: click.Parameter | None, ctx: click.Context | None
@@ -110,7 +117,7 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
                 lines = file.read().splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
-            self.fail(f"cannot read headers from {path}: {reason}", param, ctx)
+            self.fail(f"invalid --header '@{path}': cannot read it: {reason}", param, ctx)
         headers = []
         for number, line in enumerate(lines, 1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -118,7 +125,7 @@ class HeaderType(click.ParamType):  # type: ignore[type-arg]
             try:
                 headers.append(parse_header(line))
             except InvalidInput as exc:
-                self.fail(f"{path}:{number}: {exc}", param, ctx)
+                self.fail(f"invalid --header '@{path}': line {number}: {exc}", param, ctx)
         return headers
 
 

@@ -105,7 +105,13 @@ async def listen_reconnecting(
                 writer.flush()
             raise
         started = loop.time()
-        client = await _reconnect(url, options, status, drop)
+        try:
+            client = await _reconnect(url, options, status, drop)
+        except BaseException:
+            if events:  # a signal in the backoff, or every retry failed: say how it ended
+                writer.event(close_record(client, drop.code, drop.reason))
+                writer.flush()
+            raise
         reconnects += 1
 
 

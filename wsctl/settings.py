@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsctl.durations import MAX_SECONDS, parse_duration
+from wsctl.durations import MAX_SECONDS, format_duration, parse_duration
 from wsctl.errors import InvalidInput
 from wsctl.sizes import MIB, format_size, parse_size
 from wsctl.urls import urllib_problem
@@ -164,7 +164,9 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     name, value = name.strip(), value.strip()
     if not sep or not name:
-        raise InvalidInput(f"invalid header {text!r}: expected 'Name: value'")
+        from wsctl.redact import redact_header_line
+
+        raise InvalidInput(f"invalid header {redact_header_line(text)!r}: expected 'Name: value'")
     return validate_header(name, value)
 
 
@@ -182,7 +184,7 @@ def validate_header(name: str, value: str) -> tuple[str, str]:
 
 def _validate_subprotocol(name: str) -> str:
     if not _TOKEN.fullmatch(name):
-        raise InvalidInput(f"invalid subprotocol {name!r}: only RFC 7230 token characters")
+        raise InvalidInput(f"invalid --subprotocol {name!r}: only RFC 7230 token characters")
     return name
 
 
@@ -404,9 +406,14 @@ _HOST_NAME = re.compile(
 )
 
 
-def _no_control(value: str, what: str) -> None:
+def _no_control(value: str, what: str, *, echo: bool = False) -> None:
+    """Refuse control characters; ``echo`` quotes the value (escaped, URLs redacted), for
+    options that hold no secret of their own."""
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise InvalidInput(f"invalid {what}: contains control characters")
+        from wsctl.redact import redact_text
+
+        shown = f" {redact_text(value)!r}" if echo else ""
+        raise InvalidInput(f"invalid {what}{shown}: contains control characters")
 
 
 def _validate_connection_extras(options: ConnectOptions) -> None:
@@ -435,7 +442,7 @@ def _validate_connection_extras(options: ConnectOptions) -> None:
         if "origin" in header_names:
             raise InvalidInput("give either --origin or an Origin header (-H), not both")
     if options.user_agent is not None:
-        _no_control(options.user_agent, "--user-agent")
+        _no_control(options.user_agent, "--user-agent", echo=True)
         if "user-agent" in header_names:
             raise InvalidInput("give either --user-agent or a User-Agent header (-H), not both")
     if options.proxy is not None:
@@ -452,12 +459,16 @@ def _validate_connection_extras(options: ConnectOptions) -> None:
             raise InvalidInput(f"invalid --{name.replace('_', '-')}: must not be negative")
         object.__setattr__(options, name, float(value))
     if options.retry_max_delay < options.retry_delay:
-        raise InvalidInput("invalid --retry-max-delay: it is shorter than --retry-delay")
+        maximum, delay = options.retry_max_delay, options.retry_delay
+        raise InvalidInput(
+            f"invalid --retry-max-delay {format_duration(maximum)!r}: "
+            f"shorter than --retry-delay {format_duration(delay)!r}"
+        )
 
 
 def _validate_origin(origin: str) -> None:
     """An Origin is ``null`` or ``scheme://host[:port]`` with no path (RFC 6454)."""
-    _no_control(origin, "--origin")
+    _no_control(origin, "--origin", echo=True)
     if origin == "null":
         return
     try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsctl.errors import InvalidInput
+from wsctl.redact import is_secret_name, remember_secret
 
 #: A name a capture or a regex group may have; group numbers are digits.
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|\d+")
@@ -78,7 +79,10 @@ class Template:
 
 def _value(ref: Ref, values: Mapping[str, Any], env: Mapping[str, str]) -> str:
     if ref.kind == "env":
-        return env[ref.name]
+        value = env[ref.name]
+        if is_secret_name(ref.name):  # ${env.API_TOKEN}: hidden wherever it ends up quoted
+            remember_secret(value)
+        return value
     if ref.kind == "uuid":
         return str(uuid.uuid4())
     if ref.kind == "now":
