@@ -329,14 +329,19 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     """End CMD when wsctl stops early (Ctrl-C, an error): SIGTERM, then SIGKILL."""
     if process.returncode is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
+    _signal(process, signal.SIGTERM)
     try:
         async with asyncio.timeout(_TERMINATE_GRACE):
             await asyncio.shield(process.wait())
     except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
     if process.returncode is None:
         with contextlib.suppress(Exception):
             await process.wait()
+
+
+def _signal(process: asyncio.subprocess.Process, signum: signal.Signals) -> None:
+    """Signal CMD with ``os.kill``: ``Process.send_signal`` first reaps an exited CMD itself,
+    racing asyncio's child watcher, which then logs "Unknown child process pid N"."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signum)
