@@ -31,6 +31,7 @@ from wsctl.errors import (
 from wsctl.expectations import RECENT_MESSAGES
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.redact import redact_url
+from wsctl.regex_deadline import RegexTooSlow, regex_deadline
 from wsctl.replies import Replier
 from wsctl.reply_session import show_reply
 from wsctl.report import RunRecord
@@ -167,13 +168,23 @@ class Runner:
 
     async def _expect(self, step: Step) -> None:
         timeout = self._deadline(step)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 while True:
                     message = await self.next_message()
                     if message is None:
                         raise self._closed_error(step)
-                    taken = step.matches(message.data, self.captures, self.environ)
+                    try:
+                        with regex_deadline(deadline - loop.time()):
+                            taken = step.matches(message.data, self.captures, self.environ)
+                    except RegexTooSlow:
+                        raise StepFailed(
+                            f"not met within {format_duration(timeout)}: matching "
+                            f"{preview(message.data)} was still running (a regex that "
+                            "backtracks catastrophically?)"
+                        ) from None
                     if taken is not None:
                         self.captures.update(taken)
                         self.status.detail(f"step {step.number} met by {preview(message.data)}")
@@ -287,6 +298,14 @@ async def converse(
                     raise CheckFailed(f"{where}: {exc}") from None
                 if where not in str(exc):
                     status.info(f"{where} failed")
+                raise
+            except BaseException:
+                # Ctrl-C or SIGTERM: the report shows which step was running, and for how long.
+                result.update(
+                    status="failed",
+                    duration_ms=round((loop.time() - begun) * 1000, 3),
+                    message="interrupted",
+                )
                 raise
             result.update(status="passed", duration_ms=round((loop.time() - begun) * 1000, 3))
             status.detail(f"step {step.number} passed: {step.description}")

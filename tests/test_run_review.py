@@ -1,0 +1,94 @@
+"""``wsctl run`` under stress: signals mid-step, a catastrophic regex, odd files.
+
+Regression tests from the review of issue 13, against real loopback servers.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import TIMEOUT, LoopbackServer, Recorder, echo, invoke, wsctl_command
+from websockets.asyncio.server import ServerConnection
+
+MakeServer = Callable[..., LoopbackServer]
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def greet_then_wait(connection: ServerConnection, recorder: Recorder) -> None:
+    await connection.send("ready")
+    async for message in connection:
+        recorder.messages.append(message)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "close_code"), [(signal.SIGINT, 130, 1000), (signal.SIGTERM, 143, 1001)]
+)
+def test_a_signal_during_a_step_closes_and_reports_the_step_interrupted(
+    make_server: MakeServer, tmp_path: Path, signum: int, code: int, close_code: int
+) -> None:
+    server = make_server(greet_then_wait)
+    conversation = tmp_path / "wait.toml"
+    conversation.write_text(
+        f'url = "{server.url}"\n[[step]]\nsend = "hi"\n[[step]]\nexpect = "never"\n'
+        'timeout = "1m"\n[[step]]\nsend = "not sent"\n'
+    )
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        wsctl_command("run", str(conversation), "--report", str(report)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    # Step 2 passed over "ready" and printed it: it is waiting now.
+    assert process.stdout.readline() == b"ready\n"
+    process.send_signal(signum)
+    process.communicate(timeout=TIMEOUT)
+    assert process.returncode == code
+    server.wait_closed()
+    assert server.recorder.close_codes == [close_code]
+    assert server.recorder.messages == ["hi"]
+    written = json.loads(report.read_text())
+    assert written["exit_code"] == code
+    assert [s["status"] for s in written["steps"]] == ["passed", "failed", "skipped"]
+    assert written["steps"][1]["message"] == "interrupted"
+    assert written["steps"][1]["duration_ms"] is not None
+
+
+def test_a_catastrophic_regex_fails_its_step_at_the_deadline(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    """``(a+)+$`` against ``a…ab`` backtracks for ages inside ``re``, where no asyncio timeout
+    fires: the step's deadline still ends it, exit 7, naming the step."""
+    server = make_server(echo)
+    conversation = tmp_path / "redos.toml"
+    conversation.write_text(
+        f'url = "{server.url}"\n[[step]]\nsend = "{"a" * 60}b"\n'
+        "[[step]]\nexpect = '(a+)+$'\ntimeout = \"200ms\"\n"
+    )
+    result = invoke(["run", str(conversation)])
+    assert result.exit_code == 7, result.stderr
+    assert "redos.toml:4: step 2 (expect '(a+)+$'): not met within 200ms" in result.stderr
+    assert "backtracks catastrophically" in result.stderr
+
+
+def test_a_utf8_bom_is_accepted_and_the_plan_reads_like_the_file(tmp_path: Path) -> None:
+    conversation = tmp_path / "bom.toml"
+    conversation.write_bytes(
+        b"\xef\xbb\xbfurl = \"ws://127.0.0.1:9/\"\n[[step]]\nexpect = '^0\\{'\n"
+        b"[[reply]]\nmatch = '^2$'\nsend = '3'\n"
+    )
+    result = invoke(["run", "--dry-run", str(conversation)])
+    assert result.exit_code == 0, result.stderr
+    assert result.lines[0].endswith("bom.toml: 1 step, 1 reply, connecting to ws://127.0.0.1:9/")
+    # The regex as written in the file, not with doubled backslashes.
+    assert result.lines[1].endswith("bom.toml:2  expect '^0\\{' (timeout 10s)")

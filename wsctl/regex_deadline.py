@@ -1,0 +1,47 @@
+"""A deadline for one regex search, which no asyncio timeout can enforce.
+
+A pattern with catastrophic backtracking (``(a+)+$`` against ``aaaa…b``) runs for ages in C
+code that never returns to the event loop, so the step's ``asyncio.timeout`` never fires and
+even SIGTERM waits.  ``re`` does check for signals while it matches, though: an interval timer
+(SIGALRM) whose handler raises stops the search.  Only on POSIX and in the main thread;
+elsewhere the search runs unguarded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+
+class RegexTooSlow(Exception):
+    """A search ran past its deadline."""
+
+
+_armed = False
+
+
+def _expired(signum: int, frame: FrameType | None) -> None:
+    if _armed:  # a late SIGALRM after the block ended must not raise anywhere else
+        raise RegexTooSlow
+
+
+@contextlib.contextmanager
+def regex_deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`RegexTooSlow` if the block (a regex search) runs longer than ``seconds``."""
+    global _armed
+    main = threading.current_thread() is threading.main_thread()
+    if not main or not hasattr(signal, "setitimer"):
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _expired)
+    _armed = True
+    try:
+        signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+        yield
+    finally:
+        _armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
