@@ -418,7 +418,8 @@ def test_dry_run_prints_the_plan_and_connects_to_nothing(
     assert result.exit_code == 0, result.stderr
     assert "plan.toml: 7 steps, 0 replies, connecting to ws://" in result.lines[0]
     line = line_of(text, "connection_ack")
-    assert f'plan.toml:{line - 1}  expect-json type="connection_ack" (timeout 5s)' in result.stdout
+    # FILE:LINE is padded to the longest one, so that the steps line up.
+    assert f'plan.toml:{line - 1}   expect-json type="connection_ack" (timeout 5s)' in result.stdout
     assert server.recorder.connections == 0
 
 

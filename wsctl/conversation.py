@@ -228,7 +228,7 @@ def read_conversation(
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is no error
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InvalidInput(f"{path}:{line}: the file is not UTF-8") from None
@@ -645,9 +645,11 @@ def _duration(value: Any, name: str) -> float:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """``value`` quoted for plans and messages: cut at ``limit``, control characters escaped,
+    backslashes as written (a regex reads as in the file)."""
     text = value if isinstance(value, str) else json.dumps(value)
-    text = text.replace("\n", "\\n")
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
 
 
 def _toml_type(value: Any) -> str:
@@ -664,17 +666,21 @@ def _toml_type(value: Any) -> str:
 
 def describe_plan(conversation: Conversation) -> list[str]:
     """The lines ``wsctl run --dry-run`` prints: where it connects, each step, the replies."""
+    steps, replies = len(conversation.steps), len(conversation.replies)
     lines = [
-        f"{conversation.path}: {len(conversation.steps)} steps, "
-        f"{len(conversation.replies)} replies, connecting to {redact_url(conversation.url or '')}",
+        f"{conversation.path}: {steps} step{'s' * (steps != 1)}, "
+        f"{replies} repl{'y' if replies == 1 else 'ies'}, "
+        f"connecting to {redact_url(conversation.url or '')}",
     ]
+    width = max(len(conversation.where(step)) for step in conversation.steps)
     for step in conversation.steps:
         deadline = ""
         if step.waits:
             deadline = f" (timeout {format_duration(step.timeout or conversation.timeout)})"
         label = f" [{step.name}]" if step.name else ""
         lines.append(
-            f"  {step.number:>3}  {conversation.where(step)}  {step.description}{deadline}{label}"
+            f"  {step.number:>3}  {conversation.where(step):<{width}}  "
+            f"{step.description}{deadline}{label}"
         )
     for reply in conversation.replies:
         lines.append(f"  reply  {reply.source}")
