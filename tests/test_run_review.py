@@ -92,3 +92,17 @@ def test_a_utf8_bom_is_accepted_and_the_plan_reads_like_the_file(tmp_path: Path)
     assert result.lines[0].endswith("bom.toml: 1 step, 1 reply, connecting to ws://127.0.0.1:9/")
     # The regex as written in the file, not with doubled backslashes.
     assert result.lines[1].endswith("bom.toml:2  expect '^0\\{' (timeout 10s)")
+
+
+def test_a_catastrophic_reply_regex_is_one_line_and_exit_2_not_a_hang(
+    make_server: MakeServer,
+) -> None:
+    server = make_server(echo)
+    result = invoke(["listen", server.url, "--send", "a" * 60 + "b", "--reply", "(a+)+$=>x"])
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == (
+        "wsctl: error: reply '(a+)+$=>x': matching a 61-byte message took over 2s "
+        "(a regex that backtracks catastrophically?)\n"
+    )
+    server.wait_closed()
+    assert server.recorder.messages == ["a" * 60 + "b"]  # and no answer
