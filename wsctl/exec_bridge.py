@@ -33,10 +33,10 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from wsctl.core import Client, Message, connect
+from wsctl.diagnostics import connected_lines
 from wsctl.environment import Environment
 from wsctl.errors import ConnectionClosedAbnormally, InvalidInput
 from wsctl.output import MessageWriter, StatusWriter
-from wsctl.redact import redact_url
 from wsctl.session import close_quietly
 
 if TYPE_CHECKING:
@@ -149,7 +149,8 @@ async def exec_session(
     """``wsctl connect --exec``: connect, run the bridge, close however it ends."""
     status = StatusWriter(env, verbose=verbose, quiet=quiet)
     client = await connect(url, options, observer=status.handshake)
-    status.detail(f"connected to {redact_url(client.url)}")
+    for line in connected_lines(client):
+        status.detail(line)
     try:
         return await bridge(
             env,

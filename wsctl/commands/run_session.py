@@ -18,7 +18,7 @@ from typing import Any
 from wsctl.checks import preview
 from wsctl.conversation import Conversation, Step
 from wsctl.core import Client, Message, connect
-from wsctl.diagnostics import client_lines
+from wsctl.diagnostics import connected_lines
 from wsctl.durations import format_duration
 from wsctl.environment import Environment
 from wsctl.errors import (
@@ -30,7 +30,6 @@ from wsctl.errors import (
 )
 from wsctl.expectations import RECENT_MESSAGES
 from wsctl.output import MessageWriter, StatusWriter
-from wsctl.redact import redact_url
 from wsctl.regex_deadline import RegexTooSlow, regex_deadline
 from wsctl.replies import Replier
 from wsctl.reply_session import show_reply
@@ -261,13 +260,8 @@ async def converse(
     started = loop.time()
     client = await connect(conversation.url, options, observer=status.handshake)
     record.connected(client, loop.time() - started)
-    status.detail(
-        f"connected to {redact_url(client.url)}"
-        + (f" ({client.subprotocol})" if client.subprotocol else "")
-    )
-    if status.verbose:
-        for line in client_lines(client):
-            status.detail(line)
+    for line in connected_lines(client):
+        status.detail(line)
     runner = Runner(
         client,
         conversation,
