@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,3 +107,35 @@ def test_a_catastrophic_reply_regex_is_one_line_and_exit_2_not_a_hang(
     )
     server.wait_closed()
     assert server.recorder.messages == ["a" * 60 + "b"]  # and no answer
+
+
+def test_messages_held_for_a_later_step_are_printed_when_the_run_is_interrupted(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    """A message that arrives during a ``sleep`` waits in the inbox for the next ``expect``;
+    Ctrl-C then must print it, not drop it."""
+    answered = threading.Event()
+
+    async def hold_then_ping(connection: ServerConnection, recorder: Recorder) -> None:
+        async for message in connection:
+            recorder.messages.append(message)
+            if message == "go":
+                await connection.send("held")
+                await connection.send("ping")  # the reply rule answers after queueing "held"
+            elif message == "pong":
+                answered.set()
+
+    server = make_server(hold_then_ping)
+    conversation = tmp_path / "held.toml"
+    conversation.write_text(
+        f"url = \"{server.url}\"\n[[reply]]\nmatch = '^ping$'\nsend = 'pong'\n"
+        '[[step]]\nsend = "go"\n[[step]]\nsleep = "1m"\n[[step]]\nexpect = "held"\n'
+    )
+    process = subprocess.Popen(
+        wsctl_command("run", str(conversation)), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert answered.wait(TIMEOUT)
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130
+    assert stdout == b"held\n"

@@ -106,6 +106,14 @@ class Runner:
         if not self.quiet:
             self.writer.message(message)
 
+    def show_received(self) -> None:
+        """Print the messages received and not yet taken, without waiting for more."""
+        while not self._inbox.empty():
+            message = self._inbox.get_nowait()
+            if message is not None:
+                self.show(message)
+        self.writer.flush()
+
     async def drain(self, *, strict: bool = False) -> None:
         """After the close: print what is left, then wait for the reader to end.
 
@@ -310,6 +318,7 @@ async def converse(
     except BaseException:
         if not runner.reader.done():
             runner.reader.cancel()
+        runner.show_received()  # interrupted during a sleep: what arrived is still printed
         await close_quietly(client)
         raise
     count = len(conversation.steps)
