@@ -139,3 +139,32 @@ def test_messages_held_for_a_later_step_are_printed_when_the_run_is_interrupted(
     stdout, _ = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 130
     assert stdout == b"held\n"
+
+
+#: Nested deeper than Python's json can parse (RecursionError, not ValueError).
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_json_nested_too_deep_is_a_message_that_does_not_match(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    """A hostile server's deeply nested JSON meets neither an expect-json step nor a json:
+    reply: the step times out (exit 7), not an internal error."""
+    server = make_server(echo)
+    conversation = tmp_path / "deep.toml"
+    conversation.write_text(
+        f"url = \"{server.url}\"\n[[reply]]\nmatch = 'json:a=1'\nsend = 'x'\n"
+        f"[[step]]\nsend = '{DEEP}'\n[[step]]\nexpect-json = {{ a = 1 }}\ntimeout = \"200ms\"\n"
+    )
+    result = invoke(["run", str(conversation)])
+    assert result.exit_code == 7, result.stderr
+    assert "deep.toml:7: step 2 (expect-json a=1): not met within 200ms" in result.stderr
+
+
+def test_send_expect_json_against_json_nested_too_deep_is_exit_7(
+    make_server: MakeServer,
+) -> None:
+    server = make_server(echo)
+    result = invoke(["send", server.url, "--expect-json", "a=1", "--wait-time", "200ms"], DEEP)
+    assert result.exit_code == 7, result.stderr
+    assert "internal error" not in result.stderr

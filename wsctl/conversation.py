@@ -126,7 +126,7 @@ class Step:
         if self.conditions or any(c.path is not None for c in self.captures):
             try:
                 document = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: hostile nesting
                 return None
         for condition in self.conditions:
             expected = condition.value(captures, env)

@@ -132,7 +132,7 @@ def parse_json_expectation(source: str) -> JsonExpectation:
     text = rest[1:]
     try:
         value: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = text
     return JsonExpectation(source, path, value)
 
@@ -399,5 +399,5 @@ class Matcher:
 def _parse_json(data: str | bytes) -> Any:
     try:
         return json.loads(data)
-    except ValueError:  # also UnicodeDecodeError for binary that is not UTF-8
+    except (ValueError, RecursionError):  # also UnicodeDecodeError; RecursionError: nesting
         return _UNPARSED

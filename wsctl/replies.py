@@ -53,7 +53,7 @@ class Reply:
             return self.response.render(groups, env)
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             return None
         if not self.match.matches(document):
             return None
