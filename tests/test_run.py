@@ -334,6 +334,7 @@ def test_expect_close_checks_the_code(make_server: MakeServer, tmp_path: Path) -
     result = invoke(["run", write(tmp_path, bad, "bad.toml")])
     assert result.exit_code == 7
     assert "bad.toml:4: step 2 (expect-close 1000): the server closed with 4000" in result.stderr
+    assert result.stderr.rstrip().endswith(": bye")  # the server's reason says why
 
 
 # -- replies in a conversation -------------------------------------------------------------

@@ -226,12 +226,14 @@ class Runner:
         error = self.reader.exception()
         if isinstance(error, ConnectionClosedAbnormally):
             code: int | None = error.code
+            reason = error.reason
         elif error is not None:
             raise error
         else:
-            code = self.client.close_code
+            code, reason = self.client.close_code, self.client.close_reason
         if step.code is not None and code != step.code:
-            raise StepFailed(f"the server closed with {code} ({close_code_name(code)})")
+            because = f": {reason}" if reason else ""  # escaped by the error boundary
+            raise StepFailed(f"the server closed with {code} ({close_code_name(code)}){because}")
 
 
 def _result(step: Step, conversation: Conversation) -> dict[str, Any]:
