@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import os
 import re
@@ -177,20 +178,26 @@ class SourceMap:
                 name = match.group(2).strip("\"'")
                 is_array = match.group(1) == "[["
                 self.sections.append((number, name if is_array else f"[{name}]"))
+        # Indexed once: a file of many thousand steps must not take quadratic time.
+        self._starts = [number for number, _ in self.sections]
+        self._headers: dict[str, list[int]] = {}
+        for number, name in self.sections:
+            self._headers.setdefault(name, []).append(number)
 
     def table_line(self, kind: str, index: int) -> int | None:
         """Line of the ``index``-th (0-based) ``[[kind]]`` header."""
-        headers = [number for number, name in self.sections if name == kind]
+        headers = self._headers.get(kind, [])
         return headers[index] if index < len(headers) else None
 
     def _range(self, kind: str | None, index: int) -> tuple[int, int]:
+        end_of_file = len(self.lines) + 1
         if kind is None:  # the top level ends at the first table
-            return 1, (self.sections[0][0] if self.sections else len(self.lines) + 1)
+            return 1, (self._starts[0] if self._starts else end_of_file)
         start = self.table_line(kind, index)
         if start is None:
-            return 1, len(self.lines) + 1
-        later = [number for number, _ in self.sections if number > start]
-        return start, (later[0] if later else len(self.lines) + 1)
+            return 1, end_of_file
+        after = bisect.bisect_right(self._starts, start)
+        return start, (self._starts[after] if after < len(self._starts) else end_of_file)
 
     def key_line(self, kind: str | None, index: int, key: str) -> int | None:
         """Line where ``key`` is set in the table (``kind`` None: the top level)."""
