@@ -191,3 +191,15 @@ def test_lines_are_found_across_interleaved_tables(tmp_path: Path) -> None:
     result = invoke(["run", "--dry-run", str(conversation)])
     assert result.exit_code == 2
     assert "mixed.toml:11: step 3: timeout: invalid timeout" in result.stderr
+
+
+def test_a_catastrophic_expect_regex_on_send_is_exit_2_not_a_hang(
+    make_server: MakeServer,
+) -> None:
+    server = make_server(echo)
+    result = invoke(["send", server.url, "--expect", "(a+)+$"], "a" * 60 + "b")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.endswith(
+        "wsctl: error: --expect '(a+)+$': matching a 61-character message took over 2s "
+        "(a regex that backtracks catastrophically?)\n"
+    )

@@ -15,6 +15,10 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+#: Seconds a ``--expect`` or ``--reply`` regex may take on one message (a sane one takes
+#: milliseconds on the largest message; ``run`` steps use their own deadline instead).
+MATCH_LIMIT = 2.0
+
 
 class RegexTooSlow(Exception):
     """A search ran past its deadline."""

@@ -24,13 +24,10 @@ from wsctl.expectations import (
     parse_json_expectation,
     parse_regex,
 )
-from wsctl.regex_deadline import RegexTooSlow, regex_deadline
+from wsctl.regex_deadline import MATCH_LIMIT, RegexTooSlow, regex_deadline
 from wsctl.templates import Template, check_template, parse_template
 
 SEPARATOR = "=>"
-
-#: Seconds one rule may take to match one message (a sane regex takes milliseconds).
-MATCH_LIMIT = 2.0
 
 
 @dataclass(frozen=True)
