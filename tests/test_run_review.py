@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -203,3 +204,37 @@ def test_a_catastrophic_expect_regex_on_send_is_exit_2_not_a_hang(
         "wsctl: error: --expect '(a+)+$': matching a 61-character message took over 2s "
         "(a regex that backtracks catastrophically?)\n"
     )
+
+
+def test_readme_exec_example_runs_against_wsctl_serve(tmp_path: Path) -> None:
+    """README's ``--exec`` example (add.py against ``/jsonrpc``), as written but for the port."""
+    import asyncio
+
+    from wsctl.server import EmbeddedServer
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split("$ cat add.py\n", 1)[1].split("```", 1)[0]
+    script, command_and_output = example.split("$ wsctl ", 1)
+    command, *expected = command_and_output.strip().splitlines()
+    assert command == "connect ws://127.0.0.1:8765/jsonrpc --exec 'python3 add.py'"
+    (tmp_path / "add.py").write_text(script)
+
+    async def body() -> subprocess.CompletedProcess[str]:
+        async with EmbeddedServer(port=0) as server:
+            process = await asyncio.create_subprocess_exec(
+                *wsctl_command(
+                    "connect", server.url("/jsonrpc"), "--exec", f"{sys.executable} add.py"
+                ),
+                cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            stdout, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+            assert process.returncode is not None
+            return subprocess.CompletedProcess(
+                [], process.returncode, stdout.decode(), stderr.decode()
+            )
+
+    result = asyncio.run(body())
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == expected  # what add.py prints on its stderr
