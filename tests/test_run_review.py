@@ -6,6 +6,7 @@ Regression tests from the review of issue 13, against real loopback servers.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -238,3 +239,25 @@ def test_readme_exec_example_runs_against_wsctl_serve(tmp_path: Path) -> None:
     result = asyncio.run(body())
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == expected  # what add.py prints on its stderr
+
+
+def test_the_regex_deadline_gives_the_real_time_timer_back() -> None:
+    """pytest-timeout (and anyone else) arms ITIMER_REAL: a guarded search must not disarm it."""
+    from wsctl.regex_deadline import regex_deadline
+
+    fired = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        fired.set()
+
+    saved_handler = signal.signal(signal.SIGALRM, handler)
+    saved_timer = signal.setitimer(signal.ITIMER_REAL, 30)  # pytest-timeout's, if any
+    try:
+        with regex_deadline(5):
+            assert re.search("b", "ab")
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 30
+        assert signal.getsignal(signal.SIGALRM) is handler and not fired.is_set()
+    finally:
+        signal.signal(signal.SIGALRM, saved_handler)
+        signal.setitimer(signal.ITIMER_REAL, *saved_timer)
