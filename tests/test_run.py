@@ -334,6 +334,7 @@ def test_expect_close_checks_the_code(make_server: MakeServer, tmp_path: Path) -
     result = invoke(["run", write(tmp_path, bad, "bad.toml")])
     assert result.exit_code == 7
     assert "bad.toml:4: step 2 (expect-close 1000): the server closed with 4000" in result.stderr
+    assert result.stderr.rstrip().endswith(": bye")  # the server's reason says why
 
 
 # -- replies in a conversation -------------------------------------------------------------
@@ -418,7 +419,8 @@ def test_dry_run_prints_the_plan_and_connects_to_nothing(
     assert result.exit_code == 0, result.stderr
     assert "plan.toml: 7 steps, 0 replies, connecting to ws://" in result.lines[0]
     line = line_of(text, "connection_ack")
-    assert f'plan.toml:{line - 1}  expect-json type="connection_ack" (timeout 5s)' in result.stdout
+    # FILE:LINE is padded to the longest one, so that the steps line up.
+    assert f'plan.toml:{line - 1}   expect-json type="connection_ack" (timeout 5s)' in result.stdout
     assert server.recorder.connections == 0
 
 

@@ -115,6 +115,7 @@ def test_graphql_subscribe_before_connection_ack_closes_4401() -> None:
             '"id"',
         ),
         (['{"type":"connection_init","payload":3}'], 4400, "must be an object"),
+        (["[" * 100_000 + "]" * 100_000], 4400, "not JSON"),  # too deep: not a 1011 crash
     ],
 )
 def test_graphql_protocol_violations_close_the_connection(
@@ -399,6 +400,8 @@ _ERR = {"jsonrpc": "2.0", "id": None}
         ),
         ('{"jsonrpc":"2.0","method":"echo","params":[NaN],"id":1}', -32700),
         ('{"jsonrpc":"2.0","method"', -32700),
+        ("[" * 100_000 + "]" * 100_000, -32700),  # too deep for json: not a 1011 crash
+        ('{"jsonrpc":"2.0","method":"add","params":[1e308,1e308],"id":10}', -32602),  # Infinity
         ('{"jsonrpc":"2.0","method":"nope"}', None),
         ('[{"jsonrpc":"2.0","method":"echo"},{"jsonrpc":"2.0","method":"nope"}]', None),
         (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import os
 import re
@@ -126,7 +127,7 @@ class Step:
         if self.conditions or any(c.path is not None for c in self.captures):
             try:
                 document = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: hostile nesting
                 return None
         for condition in self.conditions:
             expected = condition.value(captures, env)
@@ -177,20 +178,26 @@ class SourceMap:
                 name = match.group(2).strip("\"'")
                 is_array = match.group(1) == "[["
                 self.sections.append((number, name if is_array else f"[{name}]"))
+        # Indexed once: a file of many thousand steps must not take quadratic time.
+        self._starts = [number for number, _ in self.sections]
+        self._headers: dict[str, list[int]] = {}
+        for number, name in self.sections:
+            self._headers.setdefault(name, []).append(number)
 
     def table_line(self, kind: str, index: int) -> int | None:
         """Line of the ``index``-th (0-based) ``[[kind]]`` header."""
-        headers = [number for number, name in self.sections if name == kind]
+        headers = self._headers.get(kind, [])
         return headers[index] if index < len(headers) else None
 
     def _range(self, kind: str | None, index: int) -> tuple[int, int]:
+        end_of_file = len(self.lines) + 1
         if kind is None:  # the top level ends at the first table
-            return 1, (self.sections[0][0] if self.sections else len(self.lines) + 1)
+            return 1, (self._starts[0] if self._starts else end_of_file)
         start = self.table_line(kind, index)
         if start is None:
-            return 1, len(self.lines) + 1
-        later = [number for number, _ in self.sections if number > start]
-        return start, (later[0] if later else len(self.lines) + 1)
+            return 1, end_of_file
+        after = bisect.bisect_right(self._starts, start)
+        return start, (self._starts[after] if after < len(self._starts) else end_of_file)
 
     def key_line(self, kind: str | None, index: int, key: str) -> int | None:
         """Line where ``key`` is set in the table (``kind`` None: the top level)."""
@@ -228,7 +235,7 @@ def read_conversation(
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a BOM, as some Windows editors write, is no error
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InvalidInput(f"{path}:{line}: the file is not UTF-8") from None
@@ -645,9 +652,11 @@ def _duration(value: Any, name: str) -> float:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """``value`` quoted for plans and messages: cut at ``limit``, control characters escaped,
+    backslashes as written (a regex reads as in the file)."""
     text = value if isinstance(value, str) else json.dumps(value)
-    text = text.replace("\n", "\\n")
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return "'" + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text) + "'"
 
 
 def _toml_type(value: Any) -> str:
@@ -664,17 +673,21 @@ def _toml_type(value: Any) -> str:
 
 def describe_plan(conversation: Conversation) -> list[str]:
     """The lines ``wsctl run --dry-run`` prints: where it connects, each step, the replies."""
+    steps, replies = len(conversation.steps), len(conversation.replies)
     lines = [
-        f"{conversation.path}: {len(conversation.steps)} steps, "
-        f"{len(conversation.replies)} replies, connecting to {redact_url(conversation.url or '')}",
+        f"{conversation.path}: {steps} step{'s' * (steps != 1)}, "
+        f"{replies} repl{'y' if replies == 1 else 'ies'}, "
+        f"connecting to {redact_url(conversation.url or '')}",
     ]
+    width = max(len(conversation.where(step)) for step in conversation.steps)
     for step in conversation.steps:
         deadline = ""
         if step.waits:
             deadline = f" (timeout {format_duration(step.timeout or conversation.timeout)})"
         label = f" [{step.name}]" if step.name else ""
         lines.append(
-            f"  {step.number:>3}  {conversation.where(step)}  {step.description}{deadline}{label}"
+            f"  {step.number:>3}  {conversation.where(step):<{width}}  "
+            f"{step.description}{deadline}{label}"
         )
     for reply in conversation.replies:
         lines.append(f"  reply  {reply.source}")

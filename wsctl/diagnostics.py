@@ -142,6 +142,15 @@ def connection_lines(
     return lines + tls_lines(tls)
 
 
+def connected_lines(client: Any) -> list[str]:
+    """What ``-v`` says once a connection is open: ``connected to URL (subprotocol)``, then
+    :func:`client_lines`."""
+    from wsctl.redact import redact_url
+
+    chosen = f" ({client.subprotocol})" if client.subprotocol else ""
+    return [f"connected to {redact_url(client.url)}{chosen}", *client_lines(client)]
+
+
 def client_lines(client: Any) -> list[str]:
     """:func:`connection_lines` for an open :class:`wsctl.core.Client`."""
     return connection_lines(

@@ -33,10 +33,10 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from wsctl.core import Client, Message, connect
+from wsctl.diagnostics import connected_lines
 from wsctl.environment import Environment
 from wsctl.errors import ConnectionClosedAbnormally, InvalidInput
 from wsctl.output import MessageWriter, StatusWriter
-from wsctl.redact import redact_url
 from wsctl.session import close_quietly
 
 if TYPE_CHECKING:
@@ -149,7 +149,8 @@ async def exec_session(
     """``wsctl connect --exec``: connect, run the bridge, close however it ends."""
     status = StatusWriter(env, verbose=verbose, quiet=quiet)
     client = await connect(url, options, observer=status.handshake)
-    status.detail(f"connected to {redact_url(client.url)}")
+    for line in connected_lines(client):
+        status.detail(line)
     try:
         return await bridge(
             env,
@@ -329,14 +330,19 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     """End CMD when wsctl stops early (Ctrl-C, an error): SIGTERM, then SIGKILL."""
     if process.returncode is not None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
+    _signal(process, signal.SIGTERM)
     try:
         async with asyncio.timeout(_TERMINATE_GRACE):
             await asyncio.shield(process.wait())
     except (TimeoutError, asyncio.CancelledError):
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        _signal(process, getattr(signal, "SIGKILL", signal.SIGTERM))
     if process.returncode is None:
         with contextlib.suppress(Exception):
             await process.wait()
+
+
+def _signal(process: asyncio.subprocess.Process, signum: signal.Signals) -> None:
+    """Signal CMD with ``os.kill``: ``Process.send_signal`` first reaps an exited CMD itself,
+    racing asyncio's child watcher, which then logs "Unknown child process pid N"."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signum)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from wsctl.errors import InvalidInput
+from wsctl.regex_deadline import MATCH_LIMIT, RegexTooSlow, regex_deadline
 from wsctl.settings import close_code_name, close_code_number
 
 #: How many of the last received messages a matcher keeps, to show when a check fails.
@@ -55,8 +56,17 @@ class RegexExpectation:
         return f"--expect {_quote(self.source)}"
 
     def matches(self, text: str) -> bool:
-        """True when the pattern is found anywhere in ``text`` (like ``grep -E``)."""
-        return self.pattern.search(text) is not None
+        """True when the pattern is found anywhere in ``text`` (like ``grep -E``); a search
+        still running after :data:`MATCH_LIMIT` (catastrophic backtracking) is an
+        ``InvalidInput``."""
+        try:
+            with regex_deadline(MATCH_LIMIT):
+                return self.pattern.search(text) is not None
+        except RegexTooSlow:
+            raise InvalidInput(
+                f"{self.option}: matching a {len(text)}-character message took over "
+                f"{MATCH_LIMIT:g}s (a regex that backtracks catastrophically?)"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ def parse_json_expectation(source: str) -> JsonExpectation:
     text = rest[1:]
     try:
         value: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         value = text
     return JsonExpectation(source, path, value)
 
@@ -399,5 +409,5 @@ class Matcher:
 def _parse_json(data: str | bytes) -> Any:
     try:
         return json.loads(data)
-    except ValueError:  # also UnicodeDecodeError for binary that is not UTF-8
+    except (ValueError, RecursionError):  # also UnicodeDecodeError; RecursionError: nesting
         return _UNPARSED

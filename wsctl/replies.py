@@ -24,6 +24,7 @@ from wsctl.expectations import (
     parse_json_expectation,
     parse_regex,
 )
+from wsctl.regex_deadline import MATCH_LIMIT, RegexTooSlow, regex_deadline
 from wsctl.templates import Template, check_template, parse_template
 
 SEPARATOR = "=>"
@@ -49,7 +50,7 @@ class Reply:
             return self.response.render(groups, env)
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             return None
         if not self.match.matches(document):
             return None
@@ -105,9 +106,20 @@ class Replier:
         return bool(self.replies)
 
     def respond(self, data: str | bytes) -> str | None:
-        """The answer of the first reply that matches ``data`` (counted), else ``None``."""
+        """The answer of the first reply that matches ``data`` (counted), else ``None``.
+
+        A rule whose regex backtracks catastrophically would stall the session for good:
+        past :data:`MATCH_LIMIT` it is an ``InvalidInput`` naming the rule.
+        """
         for index, reply in enumerate(self.replies):
-            answer = reply.answer(data, self.env)
+            try:
+                with regex_deadline(MATCH_LIMIT):
+                    answer = reply.answer(data, self.env)
+            except RegexTooSlow:
+                raise InvalidInput(
+                    f"reply {reply.source!r}: matching a {len(data)}-byte message took over "
+                    f"{MATCH_LIMIT:g}s (a regex that backtracks catastrophically?)"
+                ) from None
             if answer is not None:
                 self.counts[index] += 1
                 return answer

@@ -541,7 +541,7 @@ class PriceFeed:
             return _error("send a JSON text message, not binary")
         try:
             request = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):
             return _error('not JSON: expected {"action":"subscribe","symbols":["BTC-USD"]}')
         if not isinstance(request, dict) or request.get("action") not in (
             "subscribe",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -295,7 +296,7 @@ def _graphql_message(raw: str | bytes) -> dict[str, Any]:
         raise _Violation(4400, "Invalid message received: expected JSON text, got binary")
     try:
         message = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[[… too deep
         raise _Violation(4400, f"Invalid message received: not JSON ({exc})") from exc
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise _Violation(4400, 'Invalid message received: expected an object with a "type"')
@@ -422,12 +423,19 @@ def _echo(params: Any) -> Any:
 
 def _add(params: Any) -> int | float:
     a, b = _two_numbers(params, ("a", "b"))
-    return a + b
+    return _finite(a + b)
 
 
 def _subtract(params: Any) -> int | float:
     minuend, subtrahend = _two_numbers(params, ("minuend", "subtrahend"))
-    return minuend - subtrahend
+    return _finite(minuend - subtrahend)
+
+
+def _finite(result: int | float) -> int | float:
+    """``1e308 + 1e308`` is infinite, which JSON cannot say (``Infinity`` is not JSON)."""
+    if isinstance(result, float) and not math.isfinite(result):
+        raise _InvalidParams("the result is too large for a JSON number")
+    return result
 
 
 #: Method name → implementation taking the request's ``params`` (``None`` when absent).
@@ -454,7 +462,7 @@ def jsonrpc_reply(message: str | bytes) -> str | None:
         return _json(_error(None, -32700, "Parse error", "send JSON text, not binary"))
     try:
         request = json.loads(message, parse_constant=_reject_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[[… too deep
         return _json(_error(None, -32700, "Parse error", str(exc)))
     if isinstance(request, list):
         if not request:

@@ -53,11 +53,6 @@ class Template:
         """True when there is nothing to fill in."""
         return all(isinstance(part, str) for part in self.parts)
 
-    @property
-    def variables(self) -> list[str]:
-        """The capture (or group) names used, in order of appearance."""
-        return [p.name for p in self.parts if isinstance(p, Ref) and p.kind == "var"]
-
     def render(
         self,
         values: Mapping[str, Any],

@@ -18,7 +18,7 @@ from typing import Any
 from wsctl.checks import preview
 from wsctl.conversation import Conversation, Step
 from wsctl.core import Client, Message, connect
-from wsctl.diagnostics import client_lines
+from wsctl.diagnostics import connected_lines
 from wsctl.durations import format_duration
 from wsctl.environment import Environment
 from wsctl.errors import (
@@ -30,7 +30,7 @@ from wsctl.errors import (
 )
 from wsctl.expectations import RECENT_MESSAGES
 from wsctl.output import MessageWriter, StatusWriter
-from wsctl.redact import redact_url
+from wsctl.regex_deadline import RegexTooSlow, regex_deadline
 from wsctl.replies import Replier
 from wsctl.reply_session import show_reply
 from wsctl.report import RunRecord
@@ -106,6 +106,14 @@ class Runner:
         if not self.quiet:
             self.writer.message(message)
 
+    def show_received(self) -> None:
+        """Print the messages received and not yet taken, without waiting for more."""
+        while not self._inbox.empty():
+            message = self._inbox.get_nowait()
+            if message is not None:
+                self.show(message)
+        self.writer.flush()
+
     async def drain(self, *, strict: bool = False) -> None:
         """After the close: print what is left, then wait for the reader to end.
 
@@ -167,13 +175,23 @@ class Runner:
 
     async def _expect(self, step: Step) -> None:
         timeout = self._deadline(step)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 while True:
                     message = await self.next_message()
                     if message is None:
                         raise self._closed_error(step)
-                    taken = step.matches(message.data, self.captures, self.environ)
+                    try:
+                        with regex_deadline(deadline - loop.time()):
+                            taken = step.matches(message.data, self.captures, self.environ)
+                    except RegexTooSlow:
+                        raise StepFailed(
+                            f"not met within {format_duration(timeout)}: matching "
+                            f"{preview(message.data)} was still running (a regex that "
+                            "backtracks catastrophically?)"
+                        ) from None
                     if taken is not None:
                         self.captures.update(taken)
                         self.status.detail(f"step {step.number} met by {preview(message.data)}")
@@ -208,12 +226,14 @@ class Runner:
         error = self.reader.exception()
         if isinstance(error, ConnectionClosedAbnormally):
             code: int | None = error.code
+            reason = error.reason
         elif error is not None:
             raise error
         else:
-            code = self.client.close_code
+            code, reason = self.client.close_code, self.client.close_reason
         if step.code is not None and code != step.code:
-            raise StepFailed(f"the server closed with {code} ({close_code_name(code)})")
+            because = f": {reason}" if reason else ""  # escaped by the error boundary
+            raise StepFailed(f"the server closed with {code} ({close_code_name(code)}){because}")
 
 
 def _result(step: Step, conversation: Conversation) -> dict[str, Any]:
@@ -250,13 +270,8 @@ async def converse(
     started = loop.time()
     client = await connect(conversation.url, options, observer=status.handshake)
     record.connected(client, loop.time() - started)
-    status.detail(
-        f"connected to {redact_url(client.url)}"
-        + (f" ({client.subprotocol})" if client.subprotocol else "")
-    )
-    if status.verbose:
-        for line in client_lines(client):
-            status.detail(line)
+    for line in connected_lines(client):
+        status.detail(line)
     runner = Runner(
         client,
         conversation,
@@ -288,6 +303,14 @@ async def converse(
                 if where not in str(exc):
                     status.info(f"{where} failed")
                 raise
+            except BaseException:
+                # Ctrl-C or SIGTERM: the report shows which step was running, and for how long.
+                result.update(
+                    status="failed",
+                    duration_ms=round((loop.time() - begun) * 1000, 3),
+                    message="interrupted",
+                )
+                raise
             result.update(status="passed", duration_ms=round((loop.time() - begun) * 1000, 3))
             status.detail(f"step {step.number} passed: {step.description}")
         if not client.closed:
@@ -297,6 +320,7 @@ async def converse(
     except BaseException:
         if not runner.reader.done():
             runner.reader.cancel()
+        runner.show_received()  # interrupted during a sleep: what arrived is still printed
         await close_quietly(client)
         raise
     count = len(conversation.steps)

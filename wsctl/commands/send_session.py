@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from wsctl.checks import Checks, make_writer, send_until_met
 from wsctl.core import Client, connect
-from wsctl.diagnostics import client_lines
+from wsctl.diagnostics import connected_lines
 from wsctl.environment import Environment
 from wsctl.errors import ExitCode, OutputClosed
 from wsctl.inputs import StreamReader
 from wsctl.output import BinaryFormat, StatusWriter
-from wsctl.redact import redact_url
 from wsctl.report import RunRecord
 from wsctl.session import Receiver, close_quietly
 from wsctl.settings import BINARY, TEXT, ConnectOptions
@@ -84,13 +83,8 @@ async def send_session(
     record.count_received = lambda: writer.count
     if plan.replies:
         replying.attach(client)
-    status.detail(
-        f"connected to {redact_url(client.url)}"
-        + (f" ({client.subprotocol})" if client.subprotocol else "")
-    )
-    if status.verbose:
-        for line in client_lines(client):
-            status.detail(line)
+    for line in connected_lines(client):
+        status.detail(line)
     receiver = Receiver(client, writer)
     try:
         if checker is not None:
