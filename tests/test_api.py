@@ -152,3 +152,30 @@ def test_close_completes_while_unread_messages_fill_the_receive_buffer(
     run(body)
     server.wait_closed()
     assert server.recorder.close_codes == [1000]
+
+
+def test_too_many_redirects_names_the_limit_and_the_last_hop() -> None:
+    from websockets.asyncio.server import serve
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    async def body() -> None:
+        hops = 0
+
+        def redirect(connection: ServerConnection, request: Any) -> Response:
+            nonlocal hops
+            hops += 1
+            location = f"/hop{hops}?token=s3cr3t"
+            return Response(302, "Found", Headers([("Location", location)]), b"")
+
+        async with serve(lambda ws: None, "127.0.0.1", 0, process_request=redirect) as server:
+            port = server.sockets[0].getsockname()[1]
+            with pytest.raises(wsctl.ConnectionFailed) as caught:
+                await wsctl.connect(f"ws://127.0.0.1:{port}/", max_redirects=2)
+        message = str(caught.value)
+        assert "too many redirects (more than 2;" in message
+        assert "/hop3" in message and "s3cr3t" not in message
+        assert hops == 3  # the third redirect is not followed
+        assert caught.value.retryable is False
+
+    run(body)

@@ -485,6 +485,7 @@ class _PolicyCheckedConnect(ws_connect):
         super().__init__(uri, **kwargs)
         self._check_url = check_url
         self._redirects_left = max_redirects
+        self._max_redirects = max_redirects
         self._location_trusted = location_trusted
         self._observer = observer
         self._transport = transport
@@ -535,7 +536,8 @@ class _PolicyCheckedConnect(ws_connect):
             return result
         if self._redirects_left <= 0:
             return ConnectionFailed(
-                f"too many redirects (the last to {redact_url(result)}); see --max-redirects",
+                f"too many redirects (more than {self._max_redirects}; the last to "
+                f"{redact_url(result)})",
                 retryable=False,
             )
         self.additional_headers, dropped = self._headers_for(result, headers)
