@@ -14,8 +14,7 @@ import asyncio
 import base64
 import functools
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
@@ -78,8 +77,7 @@ CLOSE_EXPECTATION = _ParserType("code", _expectation_parser("parse_close_expecta
 REPORT = _ParserType("[junit:]file", parse_report_target)
 
 
-@dataclass(frozen=True)
-class Checks:
+class Checks(NamedTuple):
     """What the check options asked for, validated."""
 
     expectations: tuple[Expectation, ...] = ()

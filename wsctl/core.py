@@ -13,7 +13,6 @@ import socket
 import ssl
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
@@ -80,8 +79,7 @@ class Message(NamedTuple):
     data: str | bytes
 
 
-@dataclass(frozen=True)
-class HandshakeEvent:
+class HandshakeEvent(NamedTuple):
     """What the observer passed to :func:`connect` is told about each handshake attempt.
 
     ``kind`` is ``"request"`` (sent), ``"response"`` (received) or ``"redirect"`` (``url`` is the
@@ -616,8 +614,7 @@ def _load_policies(options: ConnectOptions) -> PolicySet | None:
     return policy_module.discover(options.policy_file)
 
 
-@dataclass(frozen=True)
-class _Transport:
+class _Transport(NamedTuple):
     """TLS contexts and the proxy rule, prepared (files read, values checked) before any I/O."""
 
     options: ConnectOptions

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wsctl.errors import InvalidInput
 from wsctl.redact import redact_url
@@ -30,8 +30,7 @@ _SOCKS_PORT = 1080
 SOCKS_INSTALL_HINT = "pip install 'wsctl[socks]' (or pip install python-socks)"
 
 
-@dataclass(frozen=True)
-class ProxyChoice:
+class ProxyChoice(NamedTuple):
     """The proxy chosen for one URL: ``url`` (with any credentials) and where it came from."""
 
     url: str

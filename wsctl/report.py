@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:  # imported where used: most runs write no JUnit report
     import xml.etree.ElementTree as ET
@@ -42,8 +42,7 @@ ReportFormat = Literal["json", "junit"]
 _PREFIXES: dict[str, ReportFormat] = {"json:": "json", "junit:": "junit"}
 
 
-@dataclass(frozen=True)
-class ReportTarget:
+class ReportTarget(NamedTuple):
     """Where one report goes and in which format."""
 
     format: ReportFormat

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from wsctl.checks import Checks, make_writer, send_until_met
 from wsctl.core import Client, connect
@@ -22,8 +21,7 @@ if TYPE_CHECKING:  # --reply's modules are imported only when it is used
     from wsctl.replies import Reply
 
 
-@dataclass(frozen=True)
-class SendPlan:
+class SendPlan(NamedTuple):
     """What ``wsctl send`` was asked to do, validated by the command."""
 
     messages: tuple[str, ...]
@@ -39,7 +37,7 @@ class SendPlan:
     binary_format: BinaryFormat | None
     verbose: bool
     quiet: bool
-    checks: Checks = field(default_factory=Checks)
+    checks: Checks = Checks()
     #: --wait-time was given: with expectations, the idle rule then still ends the wait.
     wait_time_given: bool = False
     #: --reply rules (connect): matching messages are answered instead of printed.
