@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 
-@dataclass(frozen=True)
-class Environment:
-    """Where input comes from and output goes, and whether they are terminals."""
+class Environment(NamedTuple):
+    """Where input comes from and output goes, and whether they are terminals.
+
+    A named tuple (``env._replace(stdout=...)`` for a variant): every run builds one, and a
+    frozen dataclass costs a millisecond of start-up to define.
+    """
 
     stdin: BinaryIO
     stdout: BinaryIO

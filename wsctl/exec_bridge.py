@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import io
 import os
 import shlex
@@ -85,9 +84,7 @@ def message_framer(env: Environment, **writer_options: Any) -> Callable[[Message
     terminal escaping, binary as base64 unless ``binary_format`` says otherwise.
     """
     sink = io.BytesIO()
-    writer = MessageWriter(
-        dataclasses.replace(env, stdout=sink, stdout_isatty=False), **writer_options
-    )
+    writer = MessageWriter(env._replace(stdout=sink, stdout_isatty=False), **writer_options)
 
     def frame(message: Message) -> bytes:
         writer.message(message)

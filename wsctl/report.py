@@ -73,8 +73,7 @@ def parse_report_target(text: str) -> ReportTarget:
     return ReportTarget(fmt, path)
 
 
-@dataclass
-class PingResult:
+class PingResult(NamedTuple):
     """One ping: its sequence number, payload size and round trip (``None``: lost)."""
 
     seq: int

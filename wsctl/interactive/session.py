@@ -214,7 +214,7 @@ class InteractiveSession:
         )
         self.renderer = Renderer(self._console(writer), self.view)
         self.status = StatusWriter(
-            dataclasses.replace(self.env, stderr=cast(BinaryIO, _BinaryAbovePrompt(writer))),
+            self.env._replace(stderr=cast(BinaryIO, _BinaryAbovePrompt(writer))),
             verbose=self.settings.verbose,
             quiet=self.settings.quiet,
         )
