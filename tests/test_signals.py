@@ -139,3 +139,26 @@ def test_interactive_connect_terminated(make_server: Callable[..., LoopbackServe
     assert child.exitstatus == 129
     server.wait_closed()
     assert server.recorder.close_codes == [1001]
+
+
+def test_terminated_does_not_wait_long_for_a_silent_server(
+    stalled_server: LoopbackServer, tmp_path: Path
+) -> None:
+    # `timeout -k 2` and CI runners follow SIGTERM with SIGKILL: the wait for the server's
+    # Close is cut short (with --close-timeout 1h this test would hit its timeout otherwise),
+    # so the report still gets written.
+    report = tmp_path / "report.json"
+    process = subprocess.Popen(
+        wsctl_command(
+            "listen", stalled_server.url, "-v", "--close-timeout", "1h", "--report", str(report)
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    while b"connected to" not in (line := process.stderr.readline()):
+        assert line, "wsctl ended before connecting"
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 143
+    assert json.loads(report.read_text())["exit_code"] == 143

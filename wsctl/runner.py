@@ -29,6 +29,9 @@ TERMINATING_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 
+#: After SIGTERM/SIGHUP, the longest wait for the server's answer to our Close (seconds).
+TERMINATING_CLOSE_WAIT = 1.0
+
 #: Set by the CLI with ``--traceback``: stray loop errors are then printed in full.
 show_tracebacks = False
 

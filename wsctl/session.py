@@ -31,13 +31,17 @@ async def close_quietly(client: Client, code: int = 1000, reason: str = "") -> N
     """
     if client.closed:
         return
-    from wsctl.runner import terminating
+    from wsctl.runner import TERMINATING_CLOSE_WAIT, terminating
 
+    # A little over the connection's own limit, which drops the connection when it passes.
+    limit = client.options.close_timeout + 1.0
     if terminating():
         code, reason = 1001, "going away"
+        # Whoever sent SIGTERM may follow with SIGKILL soon (`timeout -k 2`, CI runners): a
+        # server slow to answer the Close must not cost the reports written after this.
+        limit = min(limit, TERMINATING_CLOSE_WAIT)
     try:
-        # A little over the connection's own limit, which drops the connection when it passes.
-        async with asyncio.timeout(client.options.close_timeout + 1.0):
+        async with asyncio.timeout(limit):
             await client.close(code, reason)
     except (WebSocketError, TimeoutError, OSError):
         pass
