@@ -45,6 +45,8 @@ _EXPORTS = {
     "ConnectionClosedAbnormally": "wsctl.errors",
     "CheckFailed": "wsctl.errors",
     "Interrupted": "wsctl.errors",
+    "Terminated": "wsctl.errors",
+    "AddressDenied": "wsctl.policy",
     "Kind": "wsctl.errors",
     "ExitCode": "wsctl.errors",
 }
@@ -63,8 +65,10 @@ if TYPE_CHECKING:
     from wsctl.errors import InvalidInput as InvalidInput
     from wsctl.errors import Kind as Kind
     from wsctl.errors import PermissionDenied as PermissionDenied
+    from wsctl.errors import Terminated as Terminated
     from wsctl.errors import Timeout as Timeout
     from wsctl.errors import WebSocketError as WebSocketError
+    from wsctl.policy import AddressDenied as AddressDenied
     from wsctl.settings import BINARY as BINARY
     from wsctl.settings import CLOSE_CODES as CLOSE_CODES
     from wsctl.settings import COMPRESSION as COMPRESSION
