@@ -35,6 +35,7 @@ from wsctl.core import Client, Message, connect
 from wsctl.diagnostics import connected_lines
 from wsctl.environment import Environment
 from wsctl.errors import ConnectionClosedAbnormally, InvalidInput
+from wsctl.inputs import utf8_lines
 from wsctl.output import MessageWriter, StatusWriter
 from wsctl.session import close_quietly
 
@@ -293,34 +294,20 @@ class ExecBridge:
 
 async def _lines(stdout: asyncio.StreamReader) -> AsyncIterator[list[bytes]]:
     """Batches of complete lines (without ``\\n`` / ``\\r\\n``), checked to be UTF-8."""
-    pending = b""
-    number = 0
-    while chunk := await stdout.read(_CHUNK):
-        data = pending + chunk
-        end = data.rfind(b"\n")
-        if end < 0:
-            if len(data) > MAX_LINE:
-                raise InvalidInput(f"--exec: line {number + 1} of the command is over 16 MiB")
-            pending = data
-            continue
-        pending = data[end + 1 :]
-        lines = data[:end].split(b"\n")
-        _check_utf8(data[:end], number)
-        number += len(lines)
-        yield [line[:-1] if line.endswith(b"\r") else line for line in lines]
-    if pending:
-        _check_utf8(pending, number)
-        yield [pending[:-1] if pending.endswith(b"\r") else pending]
 
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await stdout.read(_CHUNK):
+            yield chunk
 
-def _check_utf8(data: bytes, first_line: int) -> None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = first_line + data.count(b"\n", 0, exc.start) + 1
-        raise InvalidInput(
-            f"--exec: line {bad} printed by the command is not valid UTF-8 (text messages must be)"
-        ) from None
+    async for batch in utf8_lines(
+        chunks(),
+        not_utf8=lambda line: (
+            f"--exec: line {line} printed by the command is not valid UTF-8 (text messages must be)"
+        ),
+        max_line=MAX_LINE,
+        too_long=lambda line: f"--exec: line {line} of the command is over 16 MiB",
+    ):
+        yield batch
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

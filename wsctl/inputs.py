@@ -76,35 +76,54 @@ class StreamReader:
         return b"".join(parts)
 
     async def lines(self) -> AsyncIterator[list[bytes]]:
-        """Yield batches of complete lines (without ``\\n`` or ``\\r\\n``), validated as UTF-8.
-
-        A last line without a newline is yielded too.  Validation runs once per chunk rather
-        than once per line, which keeps piping 100,000 lines cheap.
-        """
-        pending = b""
-        line_number = 0
-        async for chunk in self.chunks():
-            data = pending + chunk
-            end = data.rfind(b"\n")
-            if end < 0:
-                pending = data
-                continue
-            pending = data[end + 1 :]
-            lines = data[:end].split(b"\n")
-            _check_utf8(data[:end], self.name, line_number)
-            line_number += len(lines)
-            yield [line[:-1] if line.endswith(b"\r") else line for line in lines]
-        if pending:
-            _check_utf8(pending, self.name, line_number)
-            yield [pending[:-1] if pending.endswith(b"\r") else pending]
+        """Yield batches of complete lines (without ``\\n`` or ``\\r\\n``), validated as UTF-8."""
+        name = self.name
+        async for batch in utf8_lines(
+            self.chunks(),
+            not_utf8=lambda line: (
+                f"{name} line {line} is not valid UTF-8: text messages must be; "
+                "use --binary to send bytes"
+            ),
+        ):
+            yield batch
 
 
-def _check_utf8(data: bytes, name: str, first_line: int) -> None:
+async def utf8_lines(
+    chunks: AsyncIterator[bytes],
+    *,
+    not_utf8: Callable[[int], str],
+    max_line: int | None = None,
+    too_long: Callable[[int], str] | None = None,
+) -> AsyncIterator[list[bytes]]:
+    """Split ``chunks`` into batches of complete lines (without ``\\n`` or ``\\r\\n``),
+    each batch checked to be UTF-8; a last line without a newline is yielded too.
+
+    Validation runs once per chunk rather than once per line, which keeps piping 100,000 lines
+    cheap.  :class:`InvalidInput` with ``not_utf8(N)`` names the first bad line N; with
+    ``max_line``, an unfinished line longer than that is ``too_long(N)``.
+    """
+    pending = b""
+    line_number = 0
+    async for chunk in chunks:
+        data = pending + chunk
+        end = data.rfind(b"\n")
+        if end < 0:
+            if max_line is not None and too_long is not None and len(data) > max_line:
+                raise InvalidInput(too_long(line_number + 1))
+            pending = data
+            continue
+        pending = data[end + 1 :]
+        lines = data[:end].split(b"\n")
+        _check_utf8(data[:end], line_number, not_utf8)
+        line_number += len(lines)
+        yield [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    if pending:
+        _check_utf8(pending, line_number, not_utf8)
+        yield [pending[:-1] if pending.endswith(b"\r") else pending]
+
+
+def _check_utf8(data: bytes, first_line: int, not_utf8: Callable[[int], str]) -> None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        bad_line = first_line + data.count(b"\n", 0, exc.start) + 1
-        raise InvalidInput(
-            f"{name} line {bad_line} is not valid UTF-8: text messages must be; "
-            "use --binary to send bytes"
-        ) from None
+        raise InvalidInput(not_utf8(first_line + data.count(b"\n", 0, exc.start) + 1)) from None
